@@ -1,0 +1,32 @@
+// ringward/net/uring/cpu.h: pinning shard threads to CPUs.
+//
+// A shard is one thread pinned to one CPU, so its ring, caches and connection table stay warm
+// in that core's caches and the scheduler never migrates it. AllowedCpus respects the CPU set
+// the process was started with (taskset, systemd CPUAffinity=, cgroup cpusets), which is where
+// shards should go.
+//
+// Thread-safe: each call affects only the calling thread (or reads the process's mask).
+#ifndef RINGWARD_NET_URING_CPU_H_
+#define RINGWARD_NET_URING_CPU_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ringward::uring {
+
+// PinCurrentThreadToCpu restricts the calling thread to CPU |cpu|. Fails with InvalidArgument
+// if |cpu| is out of range and with the errno text if the kernel refuses (e.g. the CPU is
+// outside this process's allowed set).
+absl::Status PinCurrentThreadToCpu(int cpu);
+
+// AllowedCpus returns the CPUs the calling thread may run on, in ascending order.
+absl::StatusOr<std::vector<int>> AllowedCpus();
+
+// CurrentThreadCpu returns the CPU the calling thread is running on right now.
+absl::StatusOr<int> CurrentThreadCpu();
+
+}  // namespace ringward::uring
+
+#endif  // RINGWARD_NET_URING_CPU_H_
