@@ -4,6 +4,7 @@
 //   BM_Raw_Ed25519Verify  vs BM_Verify_EdDSA
 //   BM_Raw_EcdsaP256Verify vs BM_Verify_ES256
 // plus a verified-cache hit, strict base64url decoding and claims parsing on their own.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -199,18 +200,23 @@ void BM_Verify_CacheHit(benchmark::State& state) {
   for (const std::string& t : tokens) {
     F().verifier->Verify(t, kNow, scratch, cache, &out);
   }
+  // A set-associative cache can evict a few tokens even below capacity (more than four in one
+  // set); those verify in full again, and hit_ratio says how rare that is.
   size_t i = 0;
+  int64_t hits = 0;
   for (auto _ : state) {
-    if (F().verifier->Verify(tokens[i], kNow, scratch, cache, &out) != VerifyReason::kOk ||
-        !out.from_cache) {
-      state.SkipWithError("not a cache hit");
+    if (F().verifier->Verify(tokens[i], kNow, scratch, cache, &out) != VerifyReason::kOk) {
+      state.SkipWithError("verify failed");
       break;
     }
+    hits += out.from_cache ? 1 : 0;
     if (++i == tokens.size()) {
       i = 0;
     }
   }
   state.SetItemsProcessed(state.iterations());
+  state.counters["hit_ratio"] =
+      static_cast<double>(hits) / static_cast<double>(std::max<int64_t>(state.iterations(), 1));
 }
 BENCHMARK(BM_Verify_CacheHit)->Arg(1)->Arg(1000)->Arg(10000);
 

@@ -73,8 +73,13 @@ JsonError CheckValue(simdjson::ondemand::value value, int depth) {
       return FromSimdjson(value.get_string().get(s));
     }
     case simdjson::ondemand::json_type::number: {
+      const std::string_view raw = value.raw_json_token();
       simdjson::ondemand::number n;
-      return FromSimdjson(value.get_number().get(n));
+      if (value.get_number().get(n) == simdjson::SUCCESS) {
+        return JsonError::kOk;
+      }
+      // Integers beyond 64 bits are valid JSON that simdjson declines to represent.
+      return IsJsonNumberToken(raw) ? JsonError::kOk : JsonError::kSyntax;
     }
     case simdjson::ondemand::json_type::boolean: {
       bool b;
@@ -89,6 +94,52 @@ JsonError CheckValue(simdjson::ondemand::value value, int depth) {
     }
   }
   return JsonError::kSyntax;
+}
+
+bool IsJsonNumberToken(std::string_view raw) {
+  size_t i = 0;
+  const size_t n = raw.size();
+  auto digit = [&](size_t k) { return k < n && raw[k] >= '0' && raw[k] <= '9'; };
+  if (i < n && raw[i] == '-') {
+    ++i;
+  }
+  if (!digit(i)) {
+    return false;
+  }
+  if (raw[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < n && raw[i] == '.') {
+    ++i;
+    if (!digit(i)) {
+      return false;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < n && (raw[i] == 'e' || raw[i] == 'E')) {
+    ++i;
+    if (i < n && (raw[i] == '+' || raw[i] == '-')) {
+      ++i;
+    }
+    if (!digit(i)) {
+      return false;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  for (; i < n; ++i) {
+    if (raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\n' && raw[i] != '\r') {
+      return false;
+    }
+  }
+  return true;
 }
 
 JsonError CheckEnd(simdjson::ondemand::document& doc) {
@@ -113,6 +164,52 @@ std::string_view JsonErrorName(JsonError error) {
       return "too many members in one object";
   }
   return "unknown";
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      default:
+        if (u < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out;
+  AppendJsonString(&out, s);
+  return out;
 }
 
 absl::Status ValidateStrict(simdjson::ondemand::parser& parser, std::string_view json) {

@@ -104,55 +104,13 @@ std::string BnToBase64Url(const BIGNUM* bn, size_t width) {
   return Base64Url(buffer.bytes, len);
 }
 
-// AppendJsonString appends |s| as a quoted JSON string. |s| must be valid UTF-8 (simdjson
-// guarantees it for parsed text, and kids passed in are checked), so only quotes, backslashes
-// and control characters need escaping.
-void AppendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (u < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 // JwkWriter builds the compact JSON of one JWK with members in the order they are added.
 class JwkWriter {
  public:
   explicit JwkWriter(std::string_view kty) {
     out_ = "{\"kty\":";
-    AppendJsonString(&out_, kty);
+    json::AppendJsonString(&out_, kty);
   }
   // Member adds a member whose value needs no escaping (fixed names, base64url).
   void Member(std::string_view name, std::string_view value) {
@@ -161,7 +119,7 @@ class JwkWriter {
   std::string Finish(std::string_view kid, Algorithm alg) {
     if (!kid.empty()) {
       out_.append(",\"kid\":");
-      AppendJsonString(&out_, kid);
+      json::AppendJsonString(&out_, kid);
     }
     Append(&out_, ",\"alg\":\"", AlgorithmName(alg), "\",\"use\":\"sig\"}");
     return std::move(out_);

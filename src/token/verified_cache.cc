@@ -1,5 +1,6 @@
 #include "ringward/token/verified_cache.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -9,8 +10,8 @@ namespace ringward::token {
 
 VerifiedTokenCache::VerifiedTokenCache(size_t capacity, size_t slot_bytes)
     : sets_(std::bit_ceil(std::max<size_t>(capacity, kWays)) / kWays),
-      slot_bytes_(std::min<size_t>(slot_bytes, 65535)),
-      meta_(new Meta[sets_ * kWays]()),
+      slot_bytes_(std::clamp<size_t>(slot_bytes, sizeof(SlotHeader) + 64, 65535)),
+      meta_(new SetMeta[sets_]()),
       data_(new char[sets_ * kWays * slot_bytes_]) {}
 
 uint64_t VerifiedTokenCache::Hash(std::string_view token) {
@@ -18,29 +19,32 @@ uint64_t VerifiedTokenCache::Hash(std::string_view token) {
 }
 
 bool VerifiedTokenCache::Lookup(std::string_view token, uint64_t hash, VerifiedToken* out) {
-  const size_t base = (hash & (sets_ - 1)) * kWays;
+  const size_t set = hash & (sets_ - 1);
+  SetMeta& meta = meta_[set];
   for (int way = 0; way < kWays; ++way) {
-    Meta& m = meta_[base + way];
-    if (m.hash != hash || m.token_len != token.size() || m.token_len == 0) {
+    if (meta.hash[way] != hash || meta.token_len[way] != token.size() || token.empty()) {
       continue;
     }
-    const char* data = SlotData(base + way);
+    const char* slot = Slot(set, way);
+    const char* data = slot + sizeof(SlotHeader);
     // The hash only selects; the whole token must match byte for byte.
     if (std::memcmp(data, token.data(), token.size()) != 0) {
       continue;
     }
-    m.last_used = ++tick_;
-    const char* p = data + m.token_len;
+    meta.last_used[way] = ++tick_;
+    SlotHeader header;
+    std::memcpy(&header, slot, sizeof(header));
+    const char* p = data + token.size();
     std::string_view* fields[6] = {&out->iss,   &out->sub, &out->client_id,
                                    &out->scope, &out->jti, &out->kid};
     for (int i = 0; i < 6; ++i) {
-      *fields[i] = std::string_view(p, m.len[i]);
-      p += m.len[i];
+      *fields[i] = std::string_view(p, header.len[i]);
+      p += header.len[i];
     }
-    out->exp = m.exp;
-    out->nbf = m.nbf;
-    out->iat = m.iat;
-    out->present = m.present;
+    out->exp = header.exp;
+    out->nbf = header.nbf;
+    out->iat = header.iat;
+    out->present = header.present;
     out->from_cache = true;
     out->claims_json = {};
     ++stats_.hits;
@@ -54,7 +58,7 @@ void VerifiedTokenCache::Insert(std::string_view token, uint64_t hash,
                                 const VerifiedToken& verified) {
   const std::string_view fields[6] = {verified.iss,   verified.sub, verified.client_id,
                                       verified.scope, verified.jti, verified.kid};
-  size_t need = token.size();
+  size_t need = sizeof(SlotHeader) + token.size();
   for (const std::string_view f : fields) {
     need += f.size();
   }
@@ -62,56 +66,70 @@ void VerifiedTokenCache::Insert(std::string_view token, uint64_t hash,
     ++stats_.too_large;
     return;
   }
-  const size_t base = (hash & (sets_ - 1)) * kWays;
-  // Prefer an empty way (or this very token, if it raced in); otherwise the least recently used.
-  int victim = 0;
-  for (int way = 0; way < kWays; ++way) {
-    const Meta& m = meta_[base + way];
-    if (m.token_len == 0) {
-      victim = way;
-      break;
-    }
-    if (m.last_used < meta_[base + victim].last_used) {
+  const size_t set = hash & (sets_ - 1);
+  SetMeta& meta = meta_[set];
+  // The same token again replaces its own way; otherwise prefer an empty way, and failing
+  // that evict the least recently used.
+  int victim = -1;
+  for (int way = 0; way < kWays && victim < 0; ++way) {
+    if (meta.hash[way] == hash && meta.token_len[way] == token.size() &&
+        std::memcmp(Slot(set, way) + sizeof(SlotHeader), token.data(), token.size()) == 0) {
       victim = way;
     }
   }
-  Meta& m = meta_[base + victim];
-  if (m.token_len != 0) {
-    ++stats_.evictions;
+  if (victim < 0) {
+    victim = 0;
+    for (int way = 0; way < kWays; ++way) {
+      if (meta.token_len[way] == 0) {
+        victim = way;
+        break;
+      }
+      if (meta.last_used[way] < meta.last_used[victim]) {
+        victim = way;
+      }
+    }
+    if (meta.token_len[victim] != 0) {
+      ++stats_.evictions;
+    }
   }
-  char* p = SlotData(base + victim);
+  char* slot = Slot(set, victim);
+  SlotHeader header;
+  header.exp = verified.exp;
+  header.nbf = verified.nbf;
+  header.iat = verified.iat;
+  header.present = verified.present;
+  char* p = slot + sizeof(SlotHeader);
   std::memcpy(p, token.data(), token.size());
   p += token.size();
   for (int i = 0; i < 6; ++i) {
     std::memcpy(p, fields[i].data(), fields[i].size());
     p += fields[i].size();
-    m.len[i] = static_cast<uint16_t>(fields[i].size());
+    header.len[i] = static_cast<uint16_t>(fields[i].size());
   }
-  m.hash = hash;
-  m.token_len = static_cast<uint16_t>(token.size());
-  m.exp = verified.exp;
-  m.nbf = verified.nbf;
-  m.iat = verified.iat;
-  m.present = verified.present;
-  m.last_used = ++tick_;
+  std::memcpy(slot, &header, sizeof(header));
+  meta.hash[victim] = hash;
+  meta.token_len[victim] = static_cast<uint16_t>(token.size());
+  meta.last_used[victim] = ++tick_;
   ++stats_.inserts;
 }
 
 void VerifiedTokenCache::Erase(std::string_view token, uint64_t hash) {
-  const size_t base = (hash & (sets_ - 1)) * kWays;
+  const size_t set = hash & (sets_ - 1);
+  SetMeta& meta = meta_[set];
   for (int way = 0; way < kWays; ++way) {
-    Meta& m = meta_[base + way];
-    if (m.hash == hash && m.token_len == token.size() && m.token_len != 0 &&
-        std::memcmp(SlotData(base + way), token.data(), token.size()) == 0) {
-      m.token_len = 0;
+    if (meta.hash[way] == hash && meta.token_len[way] == token.size() && !token.empty() &&
+        std::memcmp(Slot(set, way) + sizeof(SlotHeader), token.data(), token.size()) == 0) {
+      meta.token_len[way] = 0;
       return;
     }
   }
 }
 
 void VerifiedTokenCache::Clear() {
-  for (size_t i = 0; i < sets_ * kWays; ++i) {
-    meta_[i].token_len = 0;
+  for (size_t i = 0; i < sets_; ++i) {
+    for (int way = 0; way < kWays; ++way) {
+      meta_[i].token_len[way] = 0;
+    }
   }
 }
 

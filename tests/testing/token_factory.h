@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ringward/base/base64url.h"
+#include "ringward/base/json.h"
 #include "ringward/base/strings.h"
 #include "ringward/token/algorithm.h"
 #include "ringward/token/key.h"
@@ -40,7 +41,7 @@ namespace ringward::test {
 inline std::string B64(std::string_view bytes) { return Base64UrlEncode(bytes); }
 
 // Quote returns |s| as a JSON string literal.
-inline std::string Quote(std::string_view s) { return token::JsonQuote(s); }
+inline std::string Quote(std::string_view s) { return json::JsonQuote(s); }
 
 // SignSegments signs "header_b64.payload_b64" exactly as given (neither segment is checked or
 // re-encoded) and returns the compact token. A signing failure is a test failure.

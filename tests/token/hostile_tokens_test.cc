@@ -580,6 +580,24 @@ const std::vector<HostileCase>& Cases() {
                      Claims().SetString("iss", "https://evil.example").Add("iss", Quote(kIssuer)));
        },
        "ed1"},
+      {"ClaimsDuplicateExpViaEscape", R::kDuplicateMember,
+       [](const Env& e) {
+         return Sign(*e.ed1, Header(*e.ed1),
+                     Claims().AddRawName("\"\\u0065xp\"", std::to_string(kNow + 99999)));
+       },
+       "ed1"},
+      {"ClaimsDuplicateUnknownViaEscape", R::kDuplicateMember,
+       [](const Env& e) {
+         return Sign(*e.ed1, Header(*e.ed1),
+                     Claims().SetString("role", "user").AddRawName("\"r\\u006fle\"", "\"admin\""));
+       },
+       "ed1"},
+      {"ClaimsDuplicateUnknownEscapedFirst", R::kDuplicateMember,
+       [](const Env& e) {
+         return Sign(*e.ed1, Header(*e.ed1),
+                     Claims().AddRawName("\"r\\u006fle\"", "\"admin\"").SetString("role", "user"));
+       },
+       "ed1"},
       {"ClaimsDuplicateInNestedObject", R::kDuplicateMember,
        [](const Env& e) {
          return WithClaim(*e.ed1, "ext", "{\"role\":\"user\",\"role\":\"admin\"}");
@@ -1092,6 +1110,14 @@ TEST_P(HostileTokenTest, IsRefusedForTheRightReason) {
   VerifiedToken out;
   EXPECT_EQ(verifier.Verify(token, kNow, scratch, &out), c.want);
 
+  // A scratch that lives across tokens (as a shard's does) and has just verified a good token
+  // with the standard ed1 header, which most hostile tokens share: its header memo must not
+  // change any answer.
+  static VerifyScratch* shared = new VerifyScratch();
+  ASSERT_EQ(verifier.Verify(Good(*env.ed1), kNow, *shared, &out), VerifyReason::kOk);
+  EXPECT_EQ(verifier.Verify(token, kNow, *shared, &out), c.want) << "with a primed scratch";
+  EXPECT_EQ(verifier.Verify(token, kNow, *shared, &out), c.want) << "verified twice";
+
   // The cached path gives the same answer and caches nothing.
   VerifiedTokenCache cache(16);
   EXPECT_EQ(verifier.Verify(token, kNow, scratch, cache, &out), c.want);
@@ -1144,6 +1170,56 @@ TEST(HostileTokenControlTest, TokenWithoutKidSelectsTheOnlyKeyOfItsAlgorithm) {
     VerifiedToken out;
     ASSERT_EQ(env.main->Verify(token, kNow, scratch, &out), VerifyReason::kOk);
     EXPECT_EQ(out.kid, key->kid());
+  }
+}
+
+// The header memo in a scratch is keyed by the header segment's bytes: tokens whose headers
+// differ in one character (ed1/ed2, at+jwt/at+JWT) or are too long to memoize must each get
+// exactly the answer a fresh scratch gives, in any order.
+TEST(HostileTokenControlTest, ReusedScratchAnswersLikeAFreshOne) {
+  const Env& env = Env::Instance();
+  ASSERT_TRUE(env.error.empty()) << env.error;
+  const std::string long_kid(400, 'k');
+  const std::vector<std::string> tokens = {
+      Good(*env.ed1),
+      Good(*env.ed2),
+      Good(*env.ed1_impostor),
+      Sign(*env.ed1, Header(*env.ed1).SetString("typ", "at+JWT"), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).SetString("typ", "JWT"), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).SetString("kid", "ed3"), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).SetString("kid", long_kid), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).SetString("typ", long_kid), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).Set("x", test::Quote(std::string(600, 'x'))), Claims()),
+      Sign(*env.ed1, Header(*env.ed1).SetString("alg", "none"), Claims()),
+      WithClaim(*env.ed1, "sub", "\"other\""),
+      WithClaim(*env.ed1, "exp", "1.5"),
+      Good(*env.es1),
+      Good(*env.hs1),
+      Sign(*env.es1, Header(*env.es1).SetString("kid", "ed1"), Claims()),
+  };
+  for (Policy p : {Policy::kMain, Policy::kProfile}) {
+    const Verifier& verifier = env.Get(p);
+    std::vector<VerifyReason> fresh;
+    std::vector<std::string> fresh_kid;
+    for (const std::string& t : tokens) {
+      VerifyScratch scratch;
+      VerifiedToken out;
+      fresh.push_back(verifier.Verify(t, kNow, scratch, &out));
+      fresh_kid.push_back(fresh.back() == VerifyReason::kOk ? std::string(out.kid) : "");
+    }
+    // Every ordered pair (i then j) through one scratch.
+    VerifyScratch shared;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      for (size_t j = 0; j < tokens.size(); ++j) {
+        SCOPED_TRACE(absl::StrCat("tokens ", i, " then ", j));
+        VerifiedToken out;
+        ASSERT_EQ(verifier.Verify(tokens[i], kNow, shared, &out), fresh[i]);
+        ASSERT_EQ(verifier.Verify(tokens[j], kNow, shared, &out), fresh[j]);
+        if (fresh[j] == VerifyReason::kOk) {
+          EXPECT_EQ(out.kid, fresh_kid[j]);
+        }
+      }
+    }
   }
 }
 

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -16,7 +15,6 @@
 
 #include "gtest/gtest.h"
 #include "openssl/bn.h"
-#include "openssl/bytestring.h"
 #include "openssl/ec.h"
 #include "openssl/ecdsa.h"
 #include "openssl/err.h"

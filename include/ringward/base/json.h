@@ -65,11 +65,23 @@ class DuplicateTracker {
 // |value| itself (the root is 1).
 JsonError CheckValue(simdjson::ondemand::value value, int depth);
 
+// IsJsonNumberToken reports whether |raw| (a raw token, possibly followed by whitespace) is a
+// JSON number per RFC 8259 §6, of any magnitude.
+bool IsJsonNumberToken(std::string_view raw);
+
 // CheckEnd reports kSyntax when anything but whitespace follows the root value of |doc|.
 JsonError CheckEnd(simdjson::ondemand::document& doc);
 
 // JsonErrorName returns a short, stable description for logs and error messages.
 std::string_view JsonErrorName(JsonError error);
+
+// AppendJsonString appends |s| to |*out| as a quoted JSON string. |s| must be valid UTF-8
+// (simdjson guarantees it for parsed text); quotes, backslashes and control characters are
+// escaped.
+void AppendJsonString(std::string* out, std::string_view s);
+
+// JsonQuote returns |s| as a quoted JSON string (see AppendJsonString).
+std::string JsonQuote(std::string_view s);
 
 // ValidateStrict parses |json| completely with |parser| and returns an InvalidArgument status
 // naming the problem when it is not one strict JSON value. For cold paths (files, admin bodies),

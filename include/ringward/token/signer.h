@@ -19,9 +19,6 @@ namespace ringward::token {
 absl::StatusOr<std::string> SignCompact(const Key& key, std::string_view claims_json,
                                         std::string_view typ);
 
-// JsonQuote returns |s| as a JSON string literal (with quotes), escaping what JSON requires.
-std::string JsonQuote(std::string_view s);
-
 }  // namespace ringward::token
 
 #endif  // RINGWARD_TOKEN_SIGNER_H_

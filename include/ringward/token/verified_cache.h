@@ -61,23 +61,30 @@ class VerifiedTokenCache {
   const VerifiedCacheStats& stats() const { return stats_; }
 
  private:
-  struct Meta {
-    uint64_t hash;
+  // One set's tags fill one cache line, so a probe touches a single line before it goes to
+  // the slot it matched; a slot starts with its SlotHeader, followed by the token bytes and
+  // the six strings.
+  struct alignas(64) SetMeta {
+    uint64_t hash[kWays];
+    uint32_t last_used[kWays];
+    uint16_t token_len[kWays];  // 0 marks an empty way
+  };
+  struct SlotHeader {
     int64_t exp;
     int64_t nbf;
     int64_t iat;
-    uint32_t last_used;
     uint32_t present;
-    uint16_t token_len;  // 0 marks an empty way
-    uint16_t len[6];     // iss, sub, client_id, scope, jti, kid
+    uint16_t len[6];  // iss, sub, client_id, scope, jti, kid
   };
 
-  char* SlotData(size_t index) { return data_.get() + index * slot_bytes_; }
+  char* Slot(size_t set, int way) {
+    return data_.get() + (set * kWays + static_cast<size_t>(way)) * slot_bytes_;
+  }
 
   size_t sets_;
   size_t slot_bytes_;
   uint32_t tick_ = 0;
-  std::unique_ptr<Meta[]> meta_;
+  std::unique_ptr<SetMeta[]> meta_;
   std::unique_ptr<char[]> data_;
   VerifiedCacheStats stats_;
 };

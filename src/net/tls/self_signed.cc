@@ -285,6 +285,7 @@ absl::Status WriteSelfSignedCertificate(const std::string& cert_path, const std:
   if (!status.ok()) {
     return status;
   }
+  ERR_clear_error();
   return WriteFileAtomically("certificate file", cert_path, BioContents(cert_pem.get()), 0644);
 }
 

@@ -265,6 +265,7 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(
     return absl::InternalError("SSL_CTX_set_ex_data failed: " + internal::ConsumeSslErrors());
   }
 
+  ERR_clear_error();  // parsers may leave notes from formats they tried and rejected
   return std::shared_ptr<const TlsContext>(
       new TlsContext(std::move(ctx), key_type, std::move(ticket_keys)));
 }

@@ -196,7 +196,8 @@ class RequestParser {
  private:
   enum class Phase : uint8_t { kRequestLine, kHeaders, kBody };
 
-  // ParseHeaderLine parses one field line (no CRLF) into |out| and the resume state.
+  // ParseHeaderLine parses one field line (no CRLF) into |out| and the resume state; it and
+  // FinishHead return kComplete when the line or head is acceptable.
   ParseStatus ParseHeaderLine(const char* line, size_t len, Request* out);
   // FinishHead applies the checks and defaults that need the whole head.
   ParseStatus FinishHead(Request* out);

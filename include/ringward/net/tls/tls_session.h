@@ -13,10 +13,12 @@
 //                         send it;
 //   on send completion:   session.ConsumeCiphertext(sent); send the next PendingCiphertext().
 //
-// The handshake runs inside ReadPlaintext: the ServerHello flight, TLS 1.3 tickets and any alert
-// all come out through PendingCiphertext. On kError, send what is pending (usually the alert that
-// tells the client why) and close. On kClosed the client sent close_notify; call Shutdown() to
-// answer with ours, send it, then close.
+// The handshake runs inside ReadPlaintext: the server's flights and any alert come out through
+// PendingCiphertext. TLS 1.3 session tickets are the exception: BoringSSL holds them until the
+// server first writes, so they leave with the first response instead of costing a send of their
+// own (and a client that never gets a response gets no ticket). On kError, send what is pending
+// (usually the alert that tells the client why) and close. On kClosed the client sent
+// close_notify; call Shutdown() to answer with ours, send it, then close.
 //
 // Copies: FeedCiphertext copies received bytes once into the session's ReceiveBuffer (so the
 // ring's provided buffer is returned immediately); BoringSSL decrypts into the caller's buffer.
@@ -123,7 +125,9 @@ class TlsSession {
 
   // PendingCiphertext returns outgoing ciphertext to send, the oldest first. It may be only part
   // of what is pending (pending_ciphertext_size() has the total); the span stays valid and
-  // unchanged until ConsumeCiphertext passes it, whatever else the session does meanwhile.
+  // unchanged until ConsumeCiphertext passes it, whatever else the session does meanwhile, so
+  // the ring may send straight from it. The session must outlive any send still reading it:
+  // when closing a connection, reap (or cancel and reap) its send before destroying the session.
   std::span<const uint8_t> PendingCiphertext() const { return send_.Front(); }
   // ConsumeCiphertext drops |n| bytes (n <= PendingCiphertext().size()) once they were sent.
   void ConsumeCiphertext(size_t n) { send_.Consume(n); }

@@ -1,0 +1,1010 @@
+// config.cc: LoadConfig, ParseConfig and RenderEffectiveConfig.
+//
+// The file is read in one pass over the known keys: each section asks its TOML table for the
+// keys ringward knows, and whatever was never asked for is an unknown key. Every problem is
+// collected (not just the first), so one `ringward config check` shows all of them, in file
+// order. Cross-key checks (listeners, required keys, files that must exist) run only when every
+// key parsed, so that one typo does not cascade into several confusing messages.
+#include "ringward/config/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "config/toml.h"
+#include "ringward/base/fd.h"
+
+namespace ringward::config {
+namespace {
+
+// A config file is a few kilobytes; anything near this is a wrong path (a log, a binary).
+constexpr size_t kMaxConfigBytes = 1 << 20;
+// Past this many problems the rest is noise: the file is probably not a ringward config.
+constexpr size_t kMaxReportedProblems = 20;
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kMaxBodyBytes = int64_t{64} << 20;
+// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
+constexpr size_t kMaxUnixPathBytes = sizeof(sockaddr_un::sun_path) - 1;
+constexpr size_t kMaxClaimHeaders = 32;
+constexpr size_t kMaxHeaderNameBytes = 64;
+
+std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+const char* TypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+uint32_t LineOf(const toml::source_region& region) { return region.begin.line; }
+
+// EditDistance is the Levenshtein distance; both strings are short key names.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool HasControlCharacter(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+// IsTchar: RFC 9110 §5.6.2 token characters, the only ones a header field name may hold.
+bool IsTchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string Lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// ResolvePath makes |path| absolute against |base_dir| (itself absolute) and removes "." and
+// ".." lexically; "" stays "" (the key is unset).
+std::string ResolvePath(const std::string& base_dir, const std::string& path) {
+  if (path.empty()) {
+    return path;
+  }
+  std::filesystem::path p(path);
+  if (p.is_relative()) {
+    p = std::filesystem::path(base_dir) / p;
+  }
+  std::string out = p.lexically_normal().string();
+  // lexically_normal keeps a trailing separator ("dir/."" -> "dir/"); a path names one thing.
+  while (out.size() > 1 && out.back() == '/') {
+    out.pop_back();
+  }
+  return out;
+}
+
+// AbsolutePath makes |path| absolute against the working directory, so that a Config does not
+// depend on where the process was when it loaded the file.
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') {
+    return ResolvePath("/", path);
+  }
+  std::error_code ec;
+  std::filesystem::path cwd = std::filesystem::current_path(ec);
+  if (ec) {
+    // No working directory (deleted from under us): keep relative paths relative.
+    cwd = ".";
+  }
+  return ResolvePath(cwd.string(), path.empty() ? std::string(".") : path);
+}
+
+std::string ParentDirectory(const std::string& absolute_file) {
+  std::filesystem::path parent = std::filesystem::path(absolute_file).parent_path();
+  return parent.empty() ? std::string("/") : parent.string();
+}
+
+// ReadableFileProblem returns "" when |path| is a regular file this process can open for
+// reading, and otherwise why not.
+std::string ReadableFileProblem(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    return ErrnoText(errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) {
+    return ErrnoText(errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return "it is a directory, not a file";
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return "it is not a regular file";
+  }
+  return "";
+}
+
+// InetAddressProblem returns "" when |s| is "<numeric IPv4>:<port>" or "[<numeric IPv6>]:<port>"
+// with a port from 0 to 65535, and otherwise what is wrong with it. Host names are refused on
+// purpose: resolving them at start would make the listening address depend on DNS.
+std::string InetAddressProblem(std::string_view s) {
+  std::string host;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string_view::npos) {
+      return "missing ']' after the IPv6 address";
+    }
+    host = std::string(s.substr(1, close - 1));
+    if (close + 1 >= s.size() || s[close + 1] != ':') {
+      return "missing \":port\" after the address";
+    }
+    port = s.substr(close + 2);
+    in6_addr addr6;
+    if (::inet_pton(AF_INET6, host.c_str(), &addr6) != 1) {
+      return absl::StrCat(Quote(host), " is not a numeric IPv6 address");
+    }
+  } else {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos) {
+      return "missing \":port\"";
+    }
+    host = std::string(s.substr(0, colon));
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return "an IPv6 address must be in brackets, e.g. \"[::1]:8443\"";
+    }
+    in_addr addr4;
+    if (::inet_pton(AF_INET, host.c_str(), &addr4) != 1) {
+      return absl::StrCat(Quote(host),
+                          " is not a numeric IPv4 address (host names are not resolved; use "
+                          "\"0.0.0.0\" or \"[::]\" for every address)");
+    }
+  }
+  const bool digits_only =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  int port_number = 0;
+  for (char c : port) {
+    port_number = port_number * 10 + (c - '0');
+  }
+  if (!digits_only || port_number > 65535) {
+    return absl::StrCat("port ", Quote(port), " is not a number from 0 to 65535");
+  }
+  return "";
+}
+
+// Problems collects every error found in one file.
+class Problems {
+ public:
+  explicit Problems(std::string file) : file_(std::move(file)) {}
+
+  // Add records |text| at |line| (0: the problem is with the file as a whole).
+  void Add(uint32_t line, std::string text) { items_.push_back({line, std::move(text)}); }
+  bool empty() const { return items_.empty(); }
+
+  // ToStatus is one line per problem, in file order; problems of the whole file come last.
+  absl::Status ToStatus() const {
+    std::vector<Item> sorted = items_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Item& a, const Item& b) {
+      const uint64_t ka = a.line == 0 ? UINT64_MAX : a.line;
+      const uint64_t kb = b.line == 0 ? UINT64_MAX : b.line;
+      return ka < kb;
+    });
+    std::string message;
+    for (size_t i = 0; i < sorted.size() && i < kMaxReportedProblems; ++i) {
+      if (i > 0) {
+        message += "\n";
+      }
+      if (sorted[i].line == 0) {
+        absl::StrAppend(&message, file_, ": ", sorted[i].text);
+      } else {
+        absl::StrAppend(&message, file_, ":", sorted[i].line, ": ", sorted[i].text);
+      }
+    }
+    if (sorted.size() > kMaxReportedProblems) {
+      absl::StrAppend(&message, "\n", file_, ": ... and ", sorted.size() - kMaxReportedProblems,
+                      " more problems");
+    }
+    return absl::InvalidArgumentError(message);
+  }
+
+ private:
+  struct Item {
+    uint32_t line;
+    std::string text;
+  };
+  std::string file_;
+  std::vector<Item> items_;
+};
+
+// KnownKeys is every key the reader asked for, so that an unknown key can be matched against
+// the keys of other sections ("leeway_s" in [server] belongs in [tokens]).
+struct KnownKey {
+  std::string section;  // "" for the top level
+  std::string key;
+  bool is_table;
+};
+using KnownKeys = std::vector<KnownKey>;
+
+// Section reads one TOML table (or the top level, named "") against the keys ringward knows.
+// A missing table reads as all defaults.
+class Section {
+ public:
+  // Validator checks (and may rewrite, e.g. resolve) one string value; "" means it is fine.
+  using Validator = std::function<std::string(std::string*)>;
+
+  Section(Problems* problems, KnownKeys* known, std::string name, const toml::table* table,
+          uint32_t line)
+      : problems_(problems), known_(known), name_(std::move(name)), table_(table), line_(line) {}
+
+  const std::string& name() const { return name_; }
+
+  // KeyLine is the line where |key| was set, else the section's line.
+  uint32_t KeyLine(std::string_view key) const {
+    auto it = key_lines_.find(std::string(key));
+    return it == key_lines_.end() ? line_ : it->second;
+  }
+
+  // Label names a key the way messages print it: "[server] shards", or "data_dir".
+  std::string Label(std::string_view key) const {
+    return name_.empty() ? std::string(key) : absl::StrCat("[", name_, "] ", std::string(key));
+  }
+
+  void Int(std::string_view key, int* out, int64_t min, int64_t max) {
+    int64_t value;
+    if (Integer(key, min, max, &value)) {
+      *out = static_cast<int>(value);
+    }
+  }
+
+  void Size(std::string_view key, size_t* out, int64_t min, int64_t max) {
+    int64_t value;
+    if (Integer(key, min, max, &value)) {
+      *out = static_cast<size_t>(value);
+    }
+  }
+
+  void Bool(std::string_view key, bool* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (const auto* b = node->as_boolean()) {
+      *out = b->get();
+    } else {
+      TypeError(key, *node, "a boolean (true or false)");
+    }
+  }
+
+  void String(std::string_view key, std::string* out, const Validator& validate = nullptr) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return;
+    }
+    const auto* s = node->as_string();
+    if (s == nullptr) {
+      TypeError(key, *node, "a string");
+      return;
+    }
+    std::string value = s->get();
+    if (validate) {
+      std::string problem = validate(&value);
+      if (!problem.empty()) {
+        problems_->Add(LineOf(node->source()), absl::StrCat(Label(key), ": ", problem));
+        return;
+      }
+    }
+    *out = std::move(value);
+  }
+
+  void StringArray(std::string_view key, std::vector<std::string>* out,
+                   const Validator& validate = nullptr) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return;
+    }
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      TypeError(key, *node, "an array of strings");
+      return;
+    }
+    std::vector<std::string> values;
+    bool ok = true;
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = (*array)[i];
+      const std::string label = absl::StrCat(Label(key), "[", i, "]");
+      const auto* s = element.as_string();
+      if (s == nullptr) {
+        problems_->Add(LineOf(element.source()),
+                       absl::StrCat(label, ": expected a string, got ", TypeName(element.type())));
+        ok = false;
+        continue;
+      }
+      std::string value = s->get();
+      if (validate) {
+        std::string problem = validate(&value);
+        if (!problem.empty()) {
+          problems_->Add(LineOf(element.source()), absl::StrCat(label, ": ", problem));
+          ok = false;
+          continue;
+        }
+      }
+      values.push_back(std::move(value));
+    }
+    if (ok) {
+      *out = std::move(values);
+    }
+  }
+
+  // Table returns the sub-table |key|, or nullptr when it is absent or not a table (reported).
+  const toml::table* Table(std::string_view key, std::string_view expected) {
+    const toml::node* node = Find(key, /*is_table=*/true);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    const auto* table = node->as_table();
+    if (table == nullptr) {
+      TypeError(key, *node, expected);
+    }
+    return table;
+  }
+
+  // ReportUnknown reports every key of the table that was never asked for. Call it after every
+  // section has been read, so that |known| is complete.
+  void ReportUnknown() const {
+    if (table_ == nullptr) {
+      return;
+    }
+    for (auto&& [key, node] : *table_) {
+      const std::string k(key.str());
+      if (asked_.count(k) > 0) {
+        continue;
+      }
+      const bool is_table = node.is_table();
+      const std::string full = name_.empty() ? k : absl::StrCat(name_, ".", k);
+      std::string text;
+      if (is_table) {
+        text = absl::StrCat("unknown section [", full, "]");
+      } else if (name_.empty()) {
+        text = absl::StrCat("unknown key ", Quote(k), " at the top level");
+      } else {
+        text = absl::StrCat("unknown key ", Quote(k), " in [", name_, "]");
+      }
+      absl::StrAppend(&text, Hint(k, is_table));
+      problems_->Add(LineOf(key.source()), std::move(text));
+    }
+  }
+
+ private:
+  const toml::node* Find(std::string_view key, bool is_table = false) {
+    const std::string k(key);
+    if (asked_.insert(k).second) {
+      known_->push_back({name_, k, is_table});
+    }
+    if (table_ == nullptr) {
+      return nullptr;
+    }
+    auto it = table_->find(key);
+    if (it == table_->end()) {
+      return nullptr;
+    }
+    key_lines_[k] = LineOf(it->first.source());
+    return &it->second;
+  }
+
+  bool Integer(std::string_view key, int64_t min, int64_t max, int64_t* value) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return false;
+    }
+    const auto* i = node->as_integer();
+    if (i == nullptr) {
+      TypeError(key, *node, "an integer");
+      return false;
+    }
+    *value = i->get();
+    if (*value >= min && *value <= max) {
+      return true;
+    }
+    std::string expected;
+    if (max == kIntMax && min == 1) {
+      expected = "must be greater than 0";
+    } else if (max == kIntMax) {
+      expected = absl::StrCat("must be at least ", min);
+    } else {
+      expected = absl::StrCat("must be between ", min, " and ", max);
+    }
+    problems_->Add(LineOf(node->source()),
+                   absl::StrCat(Label(key), ": ", expected, ", got ", *value));
+    return false;
+  }
+
+  void TypeError(std::string_view key, const toml::node& node, std::string_view expected) {
+    problems_->Add(LineOf(node.source()),
+                   absl::StrCat(Label(key), ": expected ", std::string(expected), ", got ",
+                                TypeName(node.type())));
+  }
+
+  // Hint suggests where an unknown key |k| was meant to go: the section that has a key of that
+  // exact name, or the nearest key here (edit distance at most 2).
+  std::string Hint(const std::string& k, bool is_table) const {
+    for (const KnownKey& known : *known_) {
+      if (known.key == k && known.section != name_) {
+        return known.section.empty() ? " (it belongs at the top level, before any [section])"
+                                     : absl::StrCat(" (it belongs in [", known.section, "])");
+      }
+    }
+    const KnownKey* best = nullptr;
+    size_t best_distance = 3;
+    for (const KnownKey& known : *known_) {
+      if (known.section != name_) {
+        continue;
+      }
+      const size_t d = EditDistance(k, known.key);
+      if (d < best_distance && d < known.key.size()) {
+        best = &known;
+        best_distance = d;
+      }
+    }
+    if (best == nullptr) {
+      return "";
+    }
+    // A misspelt section is suggested as a section: [server], not "server".
+    if (is_table && best->is_table) {
+      return absl::StrCat(" (did you mean [", name_.empty() ? "" : name_ + ".", best->key, "]?)");
+    }
+    return absl::StrCat(" (did you mean ", Quote(best->key), "?)");
+  }
+
+  Problems* problems_;
+  KnownKeys* known_;
+  std::string name_;
+  const toml::table* table_;
+  uint32_t line_;
+  std::map<std::string, uint32_t> key_lines_;
+  std::set<std::string> asked_;
+};
+
+// A sub-section: the table under |key| in |parent|, read with its own unknown-key checks.
+Section SubSection(Section* parent, Problems* problems, KnownKeys* known, std::string_view key) {
+  const toml::table* table = parent->Table(key, absl::StrCat("a table ([", std::string(key), "])"));
+  std::string name = parent->name().empty() ? std::string(key)
+                                            : absl::StrCat(parent->name(), ".", std::string(key));
+  return Section(problems, known, std::move(name), table, parent->KeyLine(key));
+}
+
+std::string TlsListenProblem(std::string* value) {
+  if (value->rfind("unix:", 0) == 0) {
+    return absl::StrCat("bad address ", Quote(*value),
+                        ": unix sockets are for plain_listen only (TLS listeners take "
+                        "\"<IP>:<port>\")");
+  }
+  std::string problem = InetAddressProblem(*value);
+  if (problem.empty()) {
+    return "";
+  }
+  return absl::StrCat("bad address ", Quote(*value), ": ", problem,
+                      " (expected e.g. \"127.0.0.1:8443\" or \"[::1]:8443\")");
+}
+
+std::string PlainListenProblem(const std::string& base_dir, std::string* value) {
+  if (value->rfind("unix:", 0) == 0) {
+    const std::string path = value->substr(5);
+    if (path.empty()) {
+      return absl::StrCat("bad address ", Quote(*value),
+                          ": a socket path must follow \"unix:\", e.g. "
+                          "\"unix:/run/ringward/ringward.sock\"");
+    }
+    const std::string resolved = ResolvePath(base_dir, path);
+    if (resolved.size() > kMaxUnixPathBytes) {
+      return absl::StrCat("bad address ", Quote(*value), ": the socket path ", Quote(resolved),
+                          " is longer than ", kMaxUnixPathBytes, " bytes");
+    }
+    *value = absl::StrCat("unix:", resolved);
+    return "";
+  }
+  std::string problem = InetAddressProblem(*value);
+  if (problem.empty()) {
+    return "";
+  }
+  return absl::StrCat("bad address ", Quote(*value), ": ", problem,
+                      " (expected e.g. \"127.0.0.1:8080\", \"[::1]:8080\" or "
+                      "\"unix:/run/ringward/ringward.sock\")");
+}
+
+std::string NonEmptyTextProblem(std::string* value) {
+  if (value->empty()) {
+    return "must not be empty";
+  }
+  if (HasControlCharacter(*value)) {
+    return "must not contain control characters";
+  }
+  return "";
+}
+
+// Claims GET /v1/verify already answers with its own headers (DESIGN.md: X-Auth-Subject,
+// X-Auth-Client, X-Auth-Scope); mapping them again would send two values for one fact.
+constexpr std::pair<std::string_view, std::string_view> kBuiltInClaimHeaders[] = {
+    {"sub", "X-Auth-Subject"},
+    {"client_id", "X-Auth-Client"},
+    {"scope", "X-Auth-Scope"},
+};
+
+// Header names a claim may never be copied into: message framing, hop-by-hop, authentication
+// and cookie headers, whose meaning a token's contents must not be able to change.
+constexpr std::string_view kForbiddenHeaders[] = {
+    "authorization",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "cookie",
+    "date",
+    "host",
+    "keep-alive",
+    "location",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "server",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "www-authenticate",
+};
+
+std::string HeaderNameProblem(std::string_view header) {
+  if (header.empty()) {
+    return "the header name is empty";
+  }
+  if (header.size() > kMaxHeaderNameBytes) {
+    return absl::StrCat("the header name is longer than ", kMaxHeaderNameBytes, " bytes");
+  }
+  if (!std::all_of(header.begin(), header.end(), IsTchar)) {
+    return absl::StrCat(Quote(header),
+                        " is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ "
+                        "only, e.g. \"X-Auth-Email\")");
+  }
+  const std::string lower = Lowercase(header);
+  for (const auto& [claim, builtin] : kBuiltInClaimHeaders) {
+    if (lower == Lowercase(builtin)) {
+      return absl::StrCat(Quote(header), " is already used for the \"", std::string(claim),
+                          "\" claim");
+    }
+  }
+  for (std::string_view forbidden : kForbiddenHeaders) {
+    if (lower == forbidden) {
+      return absl::StrCat(Quote(header),
+                          " is reserved for HTTP itself; use a name of your own such as "
+                          "\"X-Auth-Email\"");
+    }
+  }
+  return "";
+}
+
+void ReadClaimHeaders(Section* tokens, Problems* problems, TokensConfig* out) {
+  // Any claim name may be a key here, so this table has no unknown keys of its own.
+  const toml::table* table =
+      tokens->Table("claim_headers", "a table of claim = \"Header-Name\" pairs");
+  if (table == nullptr) {
+    return;
+  }
+  const std::string label = "[tokens.claim_headers]";
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::map<std::string, std::string> claim_by_header;  // lowercase header -> claim
+  bool ok = true;
+  for (auto&& [key, node] : *table) {
+    const std::string claim(key.str());
+    const std::string where = absl::StrCat(label, " ", Quote(claim));
+    const uint32_t key_line = LineOf(key.source());
+    const auto* header = node.as_string();
+    if (header == nullptr) {
+      problems->Add(
+          LineOf(node.source()),
+          absl::StrCat(where, ": expected a string (a header name), got ", TypeName(node.type())));
+      ok = false;
+      continue;
+    }
+    if (claim.empty() || HasControlCharacter(claim)) {
+      problems->Add(key_line, absl::StrCat(where, ": not a usable claim name"));
+      ok = false;
+      continue;
+    }
+    bool builtin = false;
+    for (const auto& [builtin_claim, builtin_header] : kBuiltInClaimHeaders) {
+      if (claim == builtin_claim) {
+        problems->Add(key_line, absl::StrCat(where, ": already sent as ",
+                                             std::string(builtin_header), " on every answer"));
+        builtin = true;
+      }
+    }
+    if (builtin) {
+      ok = false;
+      continue;
+    }
+    const std::string problem = HeaderNameProblem(header->get());
+    if (!problem.empty()) {
+      problems->Add(LineOf(node.source()), absl::StrCat(where, ": ", problem));
+      ok = false;
+      continue;
+    }
+    auto [it, inserted] = claim_by_header.emplace(Lowercase(header->get()), claim);
+    if (!inserted) {
+      problems->Add(LineOf(node.source()),
+                    absl::StrCat(where, ": header ", Quote(header->get()),
+                                 " is already used for claim ", Quote(it->second)));
+      ok = false;
+      continue;
+    }
+    pairs.emplace_back(claim, header->get());
+  }
+  if (pairs.size() > kMaxClaimHeaders) {
+    problems->Add(
+        tokens->KeyLine("claim_headers"),
+        absl::StrCat(label, ": at most ", kMaxClaimHeaders, " claims may be copied into headers"));
+    ok = false;
+  }
+  if (ok) {
+    out->claim_headers = std::move(pairs);
+  }
+}
+
+// CheckCrossKeys runs the checks that involve more than one key or the file system.
+void CheckCrossKeys(const Config& config, const Section& server, const Section& tls,
+                    const Section& tokens, Problems* problems) {
+  const ServerConfig& s = config.server;
+  if (s.listen.empty() && s.plain_listen.empty()) {
+    problems->Add(server.KeyLine("listen"),
+                  "[server] listen and plain_listen are both empty: ringward would not accept "
+                  "any connection; set listen = [\"127.0.0.1:8443\"] (or a plain_listen)");
+  }
+  // Two listeners on one address would fail at bind() with a less helpful message. Port 0 (any
+  // free port, for tests) can repeat.
+  std::map<std::string, std::string> seen;
+  auto check_duplicates = [&](const std::vector<std::string>& addresses, std::string_view key) {
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const std::string& a = addresses[i];
+      if (a.size() > 2 && a.compare(a.size() - 2, 2, ":0") == 0) {
+        continue;
+      }
+      const std::string label = absl::StrCat(std::string(key), "[", i, "]");
+      auto [it, inserted] = seen.emplace(a, label);
+      if (!inserted) {
+        problems->Add(server.KeyLine(key), absl::StrCat("[server] ", label, ": ", Quote(a),
+                                                        " is already in ", it->second));
+      }
+    }
+  };
+  check_duplicates(s.listen, "listen");
+  check_duplicates(s.plain_listen, "plain_listen");
+
+  auto check_file = [&](const Section& section, std::string_view key, const std::string& path) {
+    const std::string problem = ReadableFileProblem(path);
+    if (!problem.empty()) {
+      problems->Add(section.KeyLine(key),
+                    absl::StrCat(section.Label(key), ": cannot read ", Quote(path), ": ", problem));
+    }
+  };
+  const bool tls_needed = !s.listen.empty();
+  if (config.tls.certificate.empty()) {
+    if (tls_needed) {
+      problems->Add(tls.KeyLine("certificate"),
+                    "[tls] certificate is required when [server] listen is not empty: the PEM "
+                    "certificate chain, e.g. certificate = \"cert.pem\"");
+    }
+  } else {
+    check_file(tls, "certificate", config.tls.certificate);
+  }
+  if (config.tls.private_key.empty()) {
+    if (tls_needed) {
+      problems->Add(tls.KeyLine("private_key"),
+                    "[tls] private_key is required when [server] listen is not empty: the PEM "
+                    "private key, e.g. private_key = \"key.pem\"");
+    }
+  } else {
+    check_file(tls, "private_key", config.tls.private_key);
+  }
+
+  if (config.tokens.keys.empty()) {
+    problems->Add(tokens.KeyLine("keys"),
+                  "[tokens] keys is required: the JWKS file with the signing and verification "
+                  "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)");
+  } else {
+    check_file(tokens, "keys", config.tokens.keys);
+  }
+  if (config.tokens.issuers.empty()) {
+    problems->Add(tokens.KeyLine("issuers"),
+                  "[tokens] issuers: at least one issuer is required, e.g. issuers = "
+                  "[\"https://auth.example.com\"]");
+  }
+}
+
+// TomlString writes |s| as a TOML basic string.
+std::string TomlString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          out += "\\u00";
+          out += kHex[u >> 4];
+          out += kHex[u & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+// TomlKey writes |key| bare when TOML allows it, quoted otherwise (claim names may be URIs).
+std::string TomlKey(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+  return bare ? std::string(key) : TomlString(key);
+}
+
+std::string TomlStringArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ", ";
+    }
+    out += TomlString(values[i]);
+  }
+  out += "]";
+  return out;
+}
+
+const char* TomlBool(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& path) {
+  Config config;
+  config.path = AbsolutePath(path);
+  const std::string base_dir = ParentDirectory(config.path);
+
+  toml::parse_result parsed = toml::parse(text, std::string_view(path));
+  if (!parsed) {
+    const toml::parse_error& error = parsed.error();
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", error.source().begin.line, ":",
+                                                   error.source().begin.column, ": ",
+                                                   std::string(error.description())));
+  }
+
+  Problems problems(path);
+  KnownKeys known;
+  Section root(&problems, &known, "", &parsed.table(), 0);
+  root.String("data_dir", &config.data_dir);
+  config.data_dir = ResolvePath(base_dir, config.data_dir);
+
+  Section server = SubSection(&root, &problems, &known, "server");
+  ServerConfig& s = config.server;
+  server.StringArray("listen", &s.listen, TlsListenProblem);
+  server.StringArray("plain_listen", &s.plain_listen,
+                     [&base_dir](std::string* v) { return PlainListenProblem(base_dir, v); });
+  server.Int("shards", &s.shards, 0, 1024);
+  server.Int("max_connections_per_shard", &s.max_connections_per_shard, 1, 1 << 20);
+  server.Int("header_timeout_ms", &s.header_timeout_ms, 1, kIntMax);
+  server.Int("idle_timeout_ms", &s.idle_timeout_ms, 1, kIntMax);
+  server.Int("shutdown_grace_ms", &s.shutdown_grace_ms, 0, kIntMax);
+  server.Size("max_head_bytes", &s.max_head_bytes, 1024, 65536);
+  server.Size("max_body_bytes", &s.max_body_bytes, 0, kMaxBodyBytes);
+  server.Bool("metrics_on_public", &s.metrics_on_public);
+
+  Section tls = SubSection(&root, &problems, &known, "tls");
+  tls.String("certificate", &config.tls.certificate);
+  tls.String("private_key", &config.tls.private_key);
+  config.tls.certificate = ResolvePath(base_dir, config.tls.certificate);
+  config.tls.private_key = ResolvePath(base_dir, config.tls.private_key);
+  tls.Int("ticket_key_rotation_s", &config.tls.ticket_key_rotation_s, 1, 7 * 86400);
+
+  Section tokens = SubSection(&root, &problems, &known, "tokens");
+  TokensConfig& t = config.tokens;
+  tokens.String("keys", &t.keys);
+  t.keys = ResolvePath(base_dir, t.keys);
+  tokens.StringArray("issuers", &t.issuers, NonEmptyTextProblem);
+  tokens.StringArray("audiences", &t.audiences, NonEmptyTextProblem);
+  tokens.Int("leeway_s", &t.leeway_s, 0, 3600);
+  tokens.Bool("access_token_profile", &t.access_token_profile);
+  tokens.Size("max_token_bytes", &t.max_token_bytes, 64, 65536);
+  tokens.Size("cache_entries", &t.cache_entries, 0, 1 << 24);
+  tokens.Size("bulk_max_tokens", &t.bulk_max_tokens, 1, 1000000);
+  ReadClaimHeaders(&tokens, &problems, &t);
+
+  for (const Section* section : {&root, &server, &tls, &tokens}) {
+    section->ReportUnknown();
+  }
+  if (problems.empty()) {
+    CheckCrossKeys(config, server, tls, tokens, &problems);
+  }
+  if (!problems.empty()) {
+    return problems.ToStatus();
+  }
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("cannot read config file ", Quote(path), ": ", ErrnoText(err));
+    if (err == ENOENT) {
+      return absl::NotFoundError(message);
+    }
+    if (err == EACCES || err == EPERM) {
+      return absl::PermissionDeniedError(message);
+    }
+    return absl::FailedPreconditionError(message);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read config file ", Quote(path), ": ", ErrnoText(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read config file ", Quote(path), ": not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.st_size,
+                                                   " bytes is too large for a config file (at "
+                                                   "most ",
+                                                   kMaxConfigBytes, ")"));
+  }
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot read config file ", Quote(path), ": ", ErrnoText(errno)));
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxConfigBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": too large for a config file (at most ", kMaxConfigBytes, " bytes)"));
+    }
+  }
+  return ParseConfig(text, path);
+}
+
+std::string RenderEffectiveConfig(const Config& config) {
+  // Every value is printed as is: no key holds a secret inline today (keys and certificates are
+  // files, and their paths are not secret). A future inline secret (an admin token, an HMAC
+  // key) must be printed here as "<redacted>".
+  const ServerConfig& s = config.server;
+  const TlsConfig& tls = config.tls;
+  const TokensConfig& t = config.tokens;
+  std::string out;
+  absl::StrAppend(&out, "# Effective ringward configuration",
+                  config.path.empty() ? std::string(" (built-in defaults)")
+                                      : absl::StrCat(" from ", config.path),
+                  ".\n# Every key, defaults included; paths are resolved.\n");
+  absl::StrAppend(&out, "data_dir = ", TomlString(config.data_dir), "\n");
+
+  absl::StrAppend(&out, "\n[server]\n");
+  absl::StrAppend(&out, "listen = ", TomlStringArray(s.listen), "\n");
+  absl::StrAppend(&out, "plain_listen = ", TomlStringArray(s.plain_listen), "\n");
+  absl::StrAppend(&out, "shards = ", s.shards, "\n");
+  absl::StrAppend(&out, "max_connections_per_shard = ", s.max_connections_per_shard, "\n");
+  absl::StrAppend(&out, "header_timeout_ms = ", s.header_timeout_ms, "\n");
+  absl::StrAppend(&out, "idle_timeout_ms = ", s.idle_timeout_ms, "\n");
+  absl::StrAppend(&out, "shutdown_grace_ms = ", s.shutdown_grace_ms, "\n");
+  absl::StrAppend(&out, "max_head_bytes = ", s.max_head_bytes, "\n");
+  absl::StrAppend(&out, "max_body_bytes = ", s.max_body_bytes, "\n");
+  absl::StrAppend(&out, "metrics_on_public = ", TomlBool(s.metrics_on_public), "\n");
+
+  absl::StrAppend(&out, "\n[tls]\n");
+  absl::StrAppend(&out, "certificate = ", TomlString(tls.certificate), "\n");
+  absl::StrAppend(&out, "private_key = ", TomlString(tls.private_key), "\n");
+  absl::StrAppend(&out, "ticket_key_rotation_s = ", tls.ticket_key_rotation_s, "\n");
+
+  absl::StrAppend(&out, "\n[tokens]\n");
+  absl::StrAppend(&out, "keys = ", TomlString(t.keys), "\n");
+  absl::StrAppend(&out, "issuers = ", TomlStringArray(t.issuers), "\n");
+  absl::StrAppend(&out, "audiences = ", TomlStringArray(t.audiences), "\n");
+  absl::StrAppend(&out, "leeway_s = ", t.leeway_s, "\n");
+  absl::StrAppend(&out, "access_token_profile = ", TomlBool(t.access_token_profile), "\n");
+  absl::StrAppend(&out, "max_token_bytes = ", t.max_token_bytes, "\n");
+  absl::StrAppend(&out, "cache_entries = ", t.cache_entries, "\n");
+  absl::StrAppend(&out, "bulk_max_tokens = ", t.bulk_max_tokens, "\n");
+  out += "claim_headers = {";
+  for (size_t i = 0; i < t.claim_headers.size(); ++i) {
+    absl::StrAppend(&out, i > 0 ? ", " : " ", TomlKey(t.claim_headers[i].first), " = ",
+                    TomlString(t.claim_headers[i].second));
+  }
+  out += t.claim_headers.empty() ? "}\n" : " }\n";
+  return out;
+}
+
+}  // namespace ringward::config

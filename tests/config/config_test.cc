@@ -1,0 +1,763 @@
+// Tests for ringward/config/config.h: parsing, every kind of error (with its exact file, line and
+// key), the example file, RenderEffectiveConfig and PrepareDevEnvironment.
+#include "ringward/config/config.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "openssl/bio.h"
+#include "openssl/pem.h"
+#include "openssl/x509.h"
+#include "openssl/x509v3.h"
+#include "ringward/token/algorithm.h"
+#include "ringward/token/key.h"
+
+namespace ringward::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = getenv("TEST_TMPDIR");
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/config_test.XXXXXX";
+    char* made = mkdtemp(pattern.data());
+    EXPECT_NE(made, nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// kValid is the smallest valid file (with keys.json, cert.pem and key.pem beside it). Tests
+// append to it, so the line of an appended key is known: line 7 is the first appended line.
+constexpr char kValid[] =
+    "[tls]\n"                                    // 1
+    "certificate = \"cert.pem\"\n"               // 2
+    "private_key = \"key.pem\"\n"                // 3
+    "[tokens]\n"                                 // 4
+    "keys = \"keys.json\"\n"                     // 5
+    "issuers = [\"https://issuer.example\"]\n";  // 6
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteFile(Path("keys.json"), "{\"keys\":[]}");
+    WriteFile(Path("cert.pem"), "not parsed by the config loader");
+    WriteFile(Path("key.pem"), "not parsed by the config loader");
+  }
+
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
+  const std::string& file() const { return file_; }
+
+  absl::StatusOr<Config> Parse(const std::string& text) { return ParseConfig(text, file_); }
+
+  // Error parses |text|, expects InvalidArgument and returns the message.
+  std::string Error(const std::string& text) {
+    absl::StatusOr<Config> config = Parse(text);
+    EXPECT_FALSE(config.ok()) << "parsed:\n" << text;
+    if (config.ok()) {
+      return "";
+    }
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(config.status().message());
+  }
+
+  // At is the expected start of a message about |line| of the test file.
+  std::string At(int line) const { return file_ + ":" + std::to_string(line) + ": "; }
+
+  TempDir dir_;
+  std::string file_ = dir_.path() + "/ringward.toml";
+};
+
+TEST(ConfigDefaultsTest, StructDefaultsAreTheDocumentedOnes) {
+  Config config;
+  EXPECT_EQ(config.server.listen, std::vector<std::string>{"127.0.0.1:8443"});
+  EXPECT_EQ(config.server.max_head_bytes, 8192u);
+  EXPECT_EQ(config.tokens.leeway_s, 30);
+}
+
+TEST_F(ConfigTest, MinimalFileGetsDefaultsAndResolvedPaths) {
+  absl::StatusOr<Config> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config defaults;
+  EXPECT_EQ(config->path, file());
+  EXPECT_EQ(config->data_dir, "");
+  EXPECT_EQ(config->server.listen, defaults.server.listen);
+  EXPECT_TRUE(config->server.plain_listen.empty());
+  EXPECT_EQ(config->server.shards, 0);
+  EXPECT_EQ(config->server.idle_timeout_ms, 60000);
+  EXPECT_EQ(config->server.max_body_bytes, size_t{1} << 20);
+  EXPECT_EQ(config->tls.certificate, Path("cert.pem"));
+  EXPECT_EQ(config->tls.private_key, Path("key.pem"));
+  EXPECT_EQ(config->tls.ticket_key_rotation_s, 3600);
+  EXPECT_EQ(config->tokens.keys, Path("keys.json"));
+  EXPECT_EQ(config->tokens.issuers, std::vector<std::string>{"https://issuer.example"});
+  EXPECT_TRUE(config->tokens.audiences.empty());
+  EXPECT_TRUE(config->tokens.access_token_profile);
+  EXPECT_TRUE(config->tokens.claim_headers.empty());
+}
+
+constexpr char kEveryKey[] = R"(data_dir = "state"
+[server]
+listen = ["0.0.0.0:443", "[::]:443"]
+plain_listen = ["127.0.0.1:8080", "unix:run/ringward.sock"]
+shards = 4
+max_connections_per_shard = 1000
+header_timeout_ms = 2000
+idle_timeout_ms = 30000
+shutdown_grace_ms = 0
+max_head_bytes = 16384
+max_body_bytes = 2097152
+metrics_on_public = false
+[tls]
+certificate = "cert.pem"
+private_key = "key.pem"
+ticket_key_rotation_s = 600
+[tokens]
+keys = "keys.json"
+issuers = ["https://a.example", "https://b.example"]
+audiences = ["edge-api"]
+leeway_s = 0
+access_token_profile = false
+max_token_bytes = 4096
+cache_entries = 0
+bulk_max_tokens = 100
+[tokens.claim_headers]
+email = "X-Auth-Email"
+"https://example.com/roles" = "Remote-Groups"
+)";
+
+TEST_F(ConfigTest, ReadsEveryKey) {
+  absl::StatusOr<Config> config = Parse(kEveryKey);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->data_dir, Path("state"));
+  const ServerConfig& s = config->server;
+  EXPECT_EQ(s.listen, (std::vector<std::string>{"0.0.0.0:443", "[::]:443"}));
+  EXPECT_EQ(s.plain_listen,
+            (std::vector<std::string>{"127.0.0.1:8080", "unix:" + Path("run/ringward.sock")}));
+  EXPECT_EQ(s.shards, 4);
+  EXPECT_EQ(s.max_connections_per_shard, 1000);
+  EXPECT_EQ(s.header_timeout_ms, 2000);
+  EXPECT_EQ(s.idle_timeout_ms, 30000);
+  EXPECT_EQ(s.shutdown_grace_ms, 0);
+  EXPECT_EQ(s.max_head_bytes, 16384u);
+  EXPECT_EQ(s.max_body_bytes, 2097152u);
+  EXPECT_FALSE(s.metrics_on_public);
+  EXPECT_EQ(config->tls.ticket_key_rotation_s, 600);
+  const TokensConfig& t = config->tokens;
+  EXPECT_EQ(t.issuers, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_EQ(t.audiences, std::vector<std::string>{"edge-api"});
+  EXPECT_EQ(t.leeway_s, 0);
+  EXPECT_FALSE(t.access_token_profile);
+  EXPECT_EQ(t.max_token_bytes, 4096u);
+  EXPECT_EQ(t.cache_entries, 0u);
+  EXPECT_EQ(t.bulk_max_tokens, 100u);
+  EXPECT_EQ(t.claim_headers,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"email", "X-Auth-Email"}, {"https://example.com/roles", "Remote-Groups"}}));
+}
+
+TEST_F(ConfigTest, ClaimHeadersMayBeAnInlineTable) {
+  absl::StatusOr<Config> config =
+      Parse(std::string(kValid) + "claim_headers = { tenant = \"X-Tenant\" }\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tokens.claim_headers,
+            (std::vector<std::pair<std::string, std::string>>{{"tenant", "X-Tenant"}}));
+}
+
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigFilesDirectory) {
+  fs::create_directory(Path("etc"));
+  WriteFile(Path("etc/ringward.toml"),
+            "data_dir = \"../state/\"\n"
+            "[server]\nplain_listen = [\"unix:./sock\"]\n"
+            "[tls]\ncertificate = \"../cert.pem\"\nprivate_key = \"" +
+                Path("key.pem") +
+                "\"\n"
+                "[tokens]\nkeys = \"../keys.json\"\nissuers = [\"i\"]\n");
+  absl::StatusOr<Config> config = LoadConfig(Path("etc/ringward.toml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->path, Path("etc/ringward.toml"));
+  EXPECT_EQ(config->data_dir, Path("state"));
+  EXPECT_EQ(config->server.plain_listen, std::vector<std::string>{"unix:" + Path("etc/sock")});
+  EXPECT_EQ(config->tls.certificate, Path("cert.pem"));
+  EXPECT_EQ(config->tls.private_key, Path("key.pem"));
+  EXPECT_EQ(config->tokens.keys, Path("keys.json"));
+}
+
+TEST_F(ConfigTest, LoadConfigOfAMissingFileIsNotFound) {
+  absl::StatusOr<Config> config = LoadConfig(Path("absent.toml"));
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(config.status().message(),
+            "cannot read config file \"" + Path("absent.toml") + "\": No such file or directory");
+}
+
+TEST_F(ConfigTest, LoadConfigReportsErrorsWithTheGivenPath) {
+  WriteFile(file(), std::string(kValid) + "[server]\nshards = \"four\"\n");
+  absl::StatusOr<Config> config = LoadConfig(file());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            At(8) + "[server] shards: expected an integer, got a string");
+}
+
+// --- Errors: each names the file, the line and the key. ---
+
+TEST_F(ConfigTest, SyntaxErrorHasLineColumnAndTomlDescription) {
+  const std::string message = Error("[server\nshards = 1\n");
+  EXPECT_THAT(message, StartsWith(file() + ":1:8: "));
+  EXPECT_THAT(message, HasSubstr("expected ']'"));
+}
+
+TEST_F(ConfigTest, DuplicateKeyIsASyntaxError) {
+  const std::string message = Error(std::string(kValid) + "leeway_s = 1\nleeway_s = 2\n");
+  EXPECT_THAT(message, StartsWith(file() + ":8:"));
+  EXPECT_THAT(message, HasSubstr("leeway_s"));
+}
+
+TEST_F(ConfigTest, UnknownTopLevelKeySuggestsTheNearestKey) {
+  EXPECT_EQ(Error("data_dri = \"x\"\n" + std::string(kValid)),
+            At(1) + "unknown key \"data_dri\" at the top level (did you mean \"data_dir\"?)");
+}
+
+TEST_F(ConfigTest, UnknownKeyInASectionSuggestsTheNearestKey) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nlistn = [\"127.0.0.1:8443\"]\n"),
+            At(8) + "unknown key \"listn\" in [server] (did you mean \"listen\"?)");
+}
+
+TEST_F(ConfigTest, UnknownKeyFarFromAnyKnownKeyHasNoSuggestion) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nfrobnicate = 1\n"),
+            At(8) + "unknown key \"frobnicate\" in [server]");
+}
+
+TEST_F(ConfigTest, UnknownSectionSuggestsTheNearestSection) {
+  EXPECT_EQ(Error(std::string(kValid) + "[servr]\nshards = 1\n"),
+            At(7) + "unknown section [servr] (did you mean [server]?)");
+}
+
+TEST_F(ConfigTest, UnknownSubSection) {
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_header]\nemail = \"X-Email\"\n"),
+            At(7) + "unknown section [tokens.claim_header] (did you mean [tokens.claim_headers]?)");
+}
+
+TEST_F(ConfigTest, KeyInTheWrongSectionSaysWhereItBelongs) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nleeway_s = 5\n"),
+            At(8) + "unknown key \"leeway_s\" in [server] (it belongs in [tokens])");
+  EXPECT_EQ(Error("certificate = \"cert.pem\"\n" + std::string(kValid)),
+            At(1) + "unknown key \"certificate\" at the top level (it belongs in [tls])");
+}
+
+TEST_F(ConfigTest, WrongTypeStringForInteger) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nshards = \"4\"\n"),
+            At(8) + "[server] shards: expected an integer, got a string");
+}
+
+TEST_F(ConfigTest, WrongTypeFloatForInteger) {
+  EXPECT_EQ(Error(std::string(kValid) + "leeway_s = 1.5\n"),
+            At(7) + "[tokens] leeway_s: expected an integer, got a float");
+}
+
+TEST_F(ConfigTest, WrongTypeIntegerForArray) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nlisten = 8443\n"),
+            At(8) + "[server] listen: expected an array of strings, got an integer");
+}
+
+TEST_F(ConfigTest, WrongTypeInsideAnArrayNamesTheElementAndItsLine) {
+  EXPECT_EQ(Error(std::string(kValid) + "audiences = [\n  \"a\",\n  42,\n]\n"),
+            At(9) + "[tokens] audiences[1]: expected a string, got an integer");
+}
+
+TEST_F(ConfigTest, WrongTypeStringForBoolean) {
+  EXPECT_EQ(Error(std::string(kValid) + "access_token_profile = \"yes\"\n"),
+            At(7) +
+                "[tokens] access_token_profile: expected a boolean (true or false), got a "
+                "string");
+}
+
+TEST_F(ConfigTest, WrongTypeForASection) {
+  EXPECT_EQ(Error("server = 1\n" + std::string(kValid)),
+            At(1) + "server: expected a table ([server]), got an integer");
+}
+
+TEST_F(ConfigTest, OutOfRangeValuesNameTheRange) {
+  struct Case {
+    const char* section_and_key;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"[server]\nshards = 2000", "[server] shards: must be between 0 and 1024, got 2000"},
+      {"[server]\nshards = -1", "[server] shards: must be between 0 and 1024, got -1"},
+      {"[server]\nmax_head_bytes = 512",
+       "[server] max_head_bytes: must be between 1024 and 65536, got 512"},
+      {"[server]\nmax_head_bytes = 65537",
+       "[server] max_head_bytes: must be between 1024 and 65536, got 65537"},
+      {"[server]\nmax_body_bytes = 67108865",
+       "[server] max_body_bytes: must be between 0 and 67108864, got 67108865"},
+      {"[server]\nmax_connections_per_shard = 0",
+       "[server] max_connections_per_shard: must be between 1 and 1048576, got 0"},
+      {"[server]\nshutdown_grace_ms = -1",
+       "[server] shutdown_grace_ms: must be at least 0, got -1"},
+      {"[server]\nidle_timeout_ms = 3000000000",
+       "[server] idle_timeout_ms: must be greater than 0, got 3000000000"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.section_and_key);
+    EXPECT_EQ(Error(std::string(kValid) + c.section_and_key + "\n"), At(8) + c.expected);
+  }
+  // Keys of [tokens], appended right after kValid (line 7).
+  const Case token_cases[] = {
+      {"leeway_s = 3601", "[tokens] leeway_s: must be between 0 and 3600, got 3601"},
+      {"leeway_s = -1", "[tokens] leeway_s: must be between 0 and 3600, got -1"},
+      {"max_token_bytes = 63", "[tokens] max_token_bytes: must be between 64 and 65536, got 63"},
+      {"max_token_bytes = 65537",
+       "[tokens] max_token_bytes: must be between 64 and 65536, got 65537"},
+      {"cache_entries = -1", "[tokens] cache_entries: must be between 0 and 16777216, got -1"},
+      {"bulk_max_tokens = 0", "[tokens] bulk_max_tokens: must be between 1 and 1000000, got 0"},
+  };
+  for (const Case& c : token_cases) {
+    SCOPED_TRACE(c.section_and_key);
+    EXPECT_EQ(Error(std::string(kValid) + c.section_and_key + "\n"), At(7) + c.expected);
+  }
+}
+
+TEST_F(ConfigTest, NegativeTimeout) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nheader_timeout_ms = -5\n"),
+            At(8) + "[server] header_timeout_ms: must be greater than 0, got -5");
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nidle_timeout_ms = 0\n"),
+            At(8) + "[server] idle_timeout_ms: must be greater than 0, got 0");
+}
+
+TEST_F(ConfigTest, TicketKeyRotationOutOfRange) {
+  const std::string text =
+      "[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "ticket_key_rotation_s = 0\n"
+      "[tokens]\nkeys = \"keys.json\"\nissuers = [\"i\"]\n";
+  EXPECT_EQ(Error(text),
+            At(4) + "[tls] ticket_key_rotation_s: must be between 1 and 604800, got 0");
+}
+
+TEST_F(ConfigTest, BadListenAddresses) {
+  struct Case {
+    const char* address;
+    const char* problem;
+  };
+  const Case cases[] = {
+      {"localhost:8443",
+       "\"localhost\" is not a numeric IPv4 address (host names are not resolved; use "
+       "\"0.0.0.0\" or \"[::]\" for every address)"},
+      {"127.0.0.1", "missing \":port\""},
+      {"::1:8443", "an IPv6 address must be in brackets, e.g. \"[::1]:8443\""},
+      {"[::1]:70000", "port \"70000\" is not a number from 0 to 65535"},
+      {"127.0.0.1:", "port \"\" is not a number from 0 to 65535"},
+      {"127.0.0.1:84a3", "port \"84a3\" is not a number from 0 to 65535"},
+      {"1.2.3:80",
+       "\"1.2.3\" is not a numeric IPv4 address (host names are not resolved; use "
+       "\"0.0.0.0\" or \"[::]\" for every address)"},
+      {"[::1]8443", "missing \":port\" after the address"},
+      {"[::1:8443", "missing ']' after the IPv6 address"},
+      {"[fe80::zz]:1", "\"fe80::zz\" is not a numeric IPv6 address"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.address);
+    EXPECT_EQ(Error(std::string(kValid) + "[server]\nlisten = [\"127.0.0.1:1\", \"" + c.address +
+                    "\"]\n"),
+              At(8) + "[server] listen[1]: bad address \"" + c.address + "\": " + c.problem +
+                  " (expected e.g. \"127.0.0.1:8443\" or \"[::1]:8443\")");
+  }
+}
+
+TEST_F(ConfigTest, UnixSocketsAreForPlainListenersOnly) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nlisten = [\"unix:/run/r.sock\"]\n"),
+            At(8) +
+                "[server] listen[0]: bad address \"unix:/run/r.sock\": unix sockets are for "
+                "plain_listen only (TLS listeners take \"<IP>:<port>\")");
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nplain_listen = [\"unix:\"]\n"),
+            At(8) +
+                "[server] plain_listen[0]: bad address \"unix:\": a socket path must follow "
+                "\"unix:\", e.g. \"unix:/run/ringward/ringward.sock\"");
+  const std::string long_path = "/" + std::string(120, 'a');
+  EXPECT_THAT(
+      Error(std::string(kValid) + "[server]\nplain_listen = [\"unix:" + long_path + "\"]\n"),
+      StartsWith(At(8) + "[server] plain_listen[0]: bad address"));
+  absl::StatusOr<Config> ok =
+      Parse(std::string(kValid) + "[server]\nplain_listen = [\"unix:/run/r.sock\", \"[::1]:0\"]\n");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->server.plain_listen, (std::vector<std::string>{"unix:/run/r.sock", "[::1]:0"}));
+}
+
+TEST_F(ConfigTest, DuplicateListenerIsAnError) {
+  EXPECT_EQ(Error(std::string(kValid) +
+                  "[server]\nlisten = [\"127.0.0.1:8443\"]\nplain_listen = [\"127.0.0.1:8443\"]\n"),
+            At(9) + "[server] plain_listen[0]: \"127.0.0.1:8443\" is already in listen[0]");
+  // Port 0 means "any free port": several listeners may ask for it.
+  EXPECT_TRUE(Parse(std::string(kValid) +
+                    "[server]\nlisten = [\"127.0.0.1:0\"]\nplain_listen = [\"127.0.0.1:0\"]\n")
+                  .ok());
+}
+
+TEST_F(ConfigTest, NoListenerAtAllIsAnError) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nlisten = []\n"),
+            At(8) +
+                "[server] listen and plain_listen are both empty: ringward would not accept "
+                "any connection; set listen = [\"127.0.0.1:8443\"] (or a plain_listen)");
+}
+
+TEST_F(ConfigTest, MissingIssuer) {
+  const std::string no_issuers =
+      "[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "[tokens]\nkeys = \"keys.json\"\n";
+  EXPECT_EQ(Error(no_issuers),
+            At(4) +
+                "[tokens] issuers: at least one issuer is required, e.g. issuers = "
+                "[\"https://auth.example.com\"]");
+  EXPECT_EQ(Error(no_issuers + "issuers = []\n"),
+            At(6) +
+                "[tokens] issuers: at least one issuer is required, e.g. issuers = "
+                "[\"https://auth.example.com\"]");
+  EXPECT_EQ(Error(no_issuers + "issuers = [\"\"]\n"),
+            At(6) + "[tokens] issuers[0]: must not be empty");
+}
+
+TEST_F(ConfigTest, MissingKeysKey) {
+  EXPECT_EQ(Error("[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+                  "[tokens]\nissuers = [\"i\"]\n"),
+            At(4) +
+                "[tokens] keys is required: the JWKS file with the signing and verification "
+                "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)");
+}
+
+TEST_F(ConfigTest, NoTokensSectionAtAllIsReportedForTheWholeFile) {
+  const std::string message =
+      Error("[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n");
+  EXPECT_EQ(message,
+            file() +
+                ": [tokens] keys is required: the JWKS file with the signing and "
+                "verification keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)\n" +
+                file() +
+                ": [tokens] issuers: at least one issuer is required, e.g. issuers = "
+                "[\"https://auth.example.com\"]");
+}
+
+TEST_F(ConfigTest, MissingKeysFile) {
+  EXPECT_EQ(Error("[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+                  "[tokens]\nkeys = \"nope/keys.json\"\nissuers = [\"i\"]\n"),
+            At(5) + "[tokens] keys: cannot read \"" + Path("nope/keys.json") +
+                "\": No such file or directory");
+}
+
+TEST_F(ConfigTest, NonexistentCertificate) {
+  EXPECT_EQ(Error("[tls]\ncertificate = \"missing.pem\"\nprivate_key = \"key.pem\"\n"
+                  "[tokens]\nkeys = \"keys.json\"\nissuers = [\"i\"]\n"),
+            At(2) + "[tls] certificate: cannot read \"" + Path("missing.pem") +
+                "\": No such file or directory");
+}
+
+TEST_F(ConfigTest, PrivateKeyThatIsADirectory) {
+  fs::create_directory(Path("keydir"));
+  EXPECT_EQ(Error("[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"keydir\"\n"
+                  "[tokens]\nkeys = \"keys.json\"\nissuers = [\"i\"]\n"),
+            At(3) + "[tls] private_key: cannot read \"" + Path("keydir") +
+                "\": it is a directory, not a file");
+}
+
+TEST_F(ConfigTest, CertificateRequiredOnlyWithTlsListeners) {
+  const std::string tokens = "[tokens]\nkeys = \"keys.json\"\nissuers = [\"i\"]\n";
+  EXPECT_EQ(Error("[tls]\nprivate_key = \"key.pem\"\n" + tokens),
+            At(1) +
+                "[tls] certificate is required when [server] listen is not empty: the PEM "
+                "certificate chain, e.g. certificate = \"cert.pem\"");
+  EXPECT_EQ(Error("[tls]\ncertificate = \"cert.pem\"\n" + tokens),
+            At(1) +
+                "[tls] private_key is required when [server] listen is not empty: the PEM "
+                "private key, e.g. private_key = \"key.pem\"");
+  // A plain-HTTP-only sidecar needs no certificate.
+  absl::StatusOr<Config> plain =
+      Parse("[server]\nlisten = []\nplain_listen = [\"127.0.0.1:0\"]\n" + tokens);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->server.listen.empty());
+  EXPECT_EQ(plain->tls.certificate, "");
+}
+
+TEST_F(ConfigTest, BadClaimHeaderName) {
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_headers]\nemail = \"X Email\"\n"),
+            At(8) +
+                "[tokens.claim_headers] \"email\": \"X Email\" is not a valid header name "
+                "(letters, digits and !#$%&'*+-.^_`|~ only, e.g. \"X-Auth-Email\")");
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_headers]\nemail = \"\"\n"),
+            At(8) + "[tokens.claim_headers] \"email\": the header name is empty");
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_headers]\nemail = 7\n"),
+            At(8) +
+                "[tokens.claim_headers] \"email\": expected a string (a header name), got an "
+                "integer");
+}
+
+TEST_F(ConfigTest, ClaimHeadersCannotTakeOverReservedHeaders) {
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_headers]\nroles = \"content-length\"\n"),
+            At(8) +
+                "[tokens.claim_headers] \"roles\": \"content-length\" is reserved for HTTP "
+                "itself; use a name of your own such as \"X-Auth-Email\"");
+  EXPECT_EQ(Error(std::string(kValid) + "[tokens.claim_headers]\nroles = \"x-auth-SUBJECT\"\n"),
+            At(8) +
+                "[tokens.claim_headers] \"roles\": \"x-auth-SUBJECT\" is already used for the "
+                "\"sub\" claim");
+  EXPECT_EQ(
+      Error(std::string(kValid) + "[tokens.claim_headers]\nemail = \"X-Who\"\nname = \"x-who\"\n"),
+      At(9) +
+          "[tokens.claim_headers] \"name\": header \"x-who\" is already used for claim "
+          "\"email\"");
+}
+
+TEST_F(ConfigTest, ClaimsThatAlreadyHaveAHeaderAreRejected) {
+  for (const char* claim : {"sub", "client_id", "scope"}) {
+    SCOPED_TRACE(claim);
+    const std::string message =
+        Error(std::string(kValid) + "[tokens.claim_headers]\n" + claim + " = \"X-Other\"\n");
+    EXPECT_THAT(message, StartsWith(At(8) + "[tokens.claim_headers] \"" + claim +
+                                    "\": already sent as X-Auth-"));
+  }
+}
+
+TEST_F(ConfigTest, EveryProblemIsReportedInFileOrder) {
+  const std::string message = Error(std::string(kValid) +
+                                    "[server]\n"                // 7
+                                    "shards = \"x\"\n"          // 8
+                                    "listn = []\n"              // 9
+                                    "header_timeout_ms = -1\n"  // 10
+  );
+  EXPECT_EQ(message, At(8) + "[server] shards: expected an integer, got a string\n" + At(9) +
+                         "unknown key \"listn\" in [server] (did you mean \"listen\"?)\n" + At(10) +
+                         "[server] header_timeout_ms: must be greater than 0, got -1");
+}
+
+// --- The example file and RenderEffectiveConfig. ---
+
+// SourceRoot finds the source tree from this file's compiled-in name, which meson gives
+// relative to the build directory (the test binary lives in <build>/tests/).
+std::string SourceRoot() {
+  if (const char* root = getenv("RINGWARD_SOURCE_ROOT")) {
+    return root;
+  }
+  const fs::path self(__FILE__);  // <root>/tests/config/config_test.cc
+  std::vector<fs::path> candidates;
+  if (self.is_absolute()) {
+    candidates.push_back(self);
+  } else {
+    std::error_code ec;
+    candidates.push_back(fs::current_path(ec) / self);
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    candidates.push_back(exe.parent_path().parent_path() / self);
+  }
+  for (const fs::path& c : candidates) {
+    std::error_code ec;
+    if (fs::exists(c, ec)) {
+      return c.parent_path().parent_path().parent_path().lexically_normal().string();
+    }
+  }
+  return "";
+}
+
+TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
+  const std::string root = SourceRoot();
+  ASSERT_NE(root, "") << "set RINGWARD_SOURCE_ROOT to the source tree";
+  const std::string example = ReadFile(root + "/config/ringward.toml");
+  ASSERT_NE(example, "") << root << "/config/ringward.toml";
+  WriteFile(file(), example);
+
+  absl::StatusOr<Config> loaded = LoadConfig(file());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+
+  // The example must show the defaults: apart from the required keys (which have none), it
+  // loads to exactly the built-in Config.
+  Config expected;
+  expected.path = file();
+  expected.tls.certificate = Path("cert.pem");
+  expected.tls.private_key = Path("key.pem");
+  expected.tokens.keys = Path("keys.json");
+  expected.tokens.issuers = {"https://auth.example.com"};
+  EXPECT_EQ(RenderEffectiveConfig(*loaded), RenderEffectiveConfig(expected));
+
+  // Every key appears in it, each preceded by its one-line comment.
+  std::istringstream rendered(RenderEffectiveConfig(expected));
+  std::string line;
+  int keys = 0;
+  while (std::getline(rendered, line)) {
+    const size_t eq = line.find(" = ");
+    if (line.empty() || line[0] == '#' || line[0] == '[' || eq == std::string::npos) {
+      continue;
+    }
+    const std::string key = line.substr(0, eq);
+    ++keys;
+    const size_t at = example.find("\n" + key + " = ");
+    ASSERT_NE(at, std::string::npos) << "the example does not show " << key;
+    const size_t comment = example.rfind('\n', at - 1);
+    ASSERT_NE(comment, std::string::npos);
+    EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
+  }
+  EXPECT_EQ(keys, 23);
+}
+
+TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {
+  absl::StatusOr<Config> config = Parse(std::string(kEveryKey) + "\"quote\\\"d\" = \"X-Q\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string rendered = RenderEffectiveConfig(*config);
+  EXPECT_THAT(rendered, HasSubstr("\nshards = 4\n"));
+  EXPECT_THAT(rendered, HasSubstr("\nkeys = \"" + Path("keys.json") + "\"\n"));
+  EXPECT_THAT(rendered, HasSubstr("\"https://example.com/roles\" = \"Remote-Groups\""));
+  // Parsed from another directory: the paths are absolute, so nothing moves.
+  TempDir elsewhere;
+  absl::StatusOr<Config> again = ParseConfig(rendered, elsewhere.path() + "/copy.toml");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << rendered;
+  again->path = config->path;
+  EXPECT_EQ(RenderEffectiveConfig(*again), rendered);
+  EXPECT_EQ(again->tokens.claim_headers, config->tokens.claim_headers);
+  EXPECT_EQ(again->server.plain_listen, config->server.plain_listen);
+}
+
+TEST(RenderEffectiveConfigTest, DefaultsSayWhereTheyCameFrom) {
+  const std::string rendered = RenderEffectiveConfig(Config{});
+  EXPECT_THAT(rendered, StartsWith("# Effective ringward configuration (built-in defaults)."));
+  EXPECT_THAT(rendered, HasSubstr("\n[server]\nlisten = [\"127.0.0.1:8443\"]\n"));
+  EXPECT_THAT(rendered, HasSubstr("\nclaim_headers = {}\n"));
+}
+
+// --- PrepareDevEnvironment. ---
+
+bool CertificateCovers(const std::string& pem, const std::string& host, const std::string& ip,
+                       const std::string& ip6) {
+  bssl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  bssl::UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return false;
+  }
+  return X509_check_host(cert.get(), host.data(), host.size(), 0, nullptr) == 1 &&
+         X509_check_ip_asc(cert.get(), ip.c_str(), 0) == 1 &&
+         X509_check_ip_asc(cert.get(), ip6.c_str(), 0) == 1;
+}
+
+TEST(PrepareDevEnvironmentTest, CreatesAWorkingEnvironment) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/state/dev";
+  absl::StatusOr<Config> config = PrepareDevEnvironment(dir);
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  EXPECT_EQ(ModeOf(dir), 0700u);
+  EXPECT_EQ(ModeOf(dir + "/keys.json"), 0600u);
+  EXPECT_EQ(ModeOf(dir + "/key.pem"), 0600u);
+  EXPECT_EQ(config->path, dir + "/ringward.toml");
+  EXPECT_EQ(config->data_dir, dir);
+  EXPECT_EQ(config->server.listen, std::vector<std::string>{"127.0.0.1:8443"});
+  EXPECT_EQ(config->server.plain_listen, std::vector<std::string>{"127.0.0.1:8080"});
+  EXPECT_EQ(config->tokens.issuers, std::vector<std::string>{"https://ringward.local"});
+  EXPECT_EQ(config->tokens.audiences, std::vector<std::string>{"edge-api"});
+  EXPECT_EQ(config->tokens.keys, dir + "/keys.json");
+  EXPECT_EQ(config->tls.certificate, dir + "/cert.pem");
+  EXPECT_EQ(config->tls.private_key, dir + "/key.pem");
+  // The config refers to its files relatively, so the directory can be moved.
+  EXPECT_THAT(ReadFile(dir + "/ringward.toml"), HasSubstr("keys = \"keys.json\""));
+
+  absl::StatusOr<token::KeySet> keys = token::KeySet::FromFile(config->tokens.keys);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const token::Key* key = keys->Find("dev-ed25519");
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(key->alg(), token::Algorithm::kEdDSA);
+  EXPECT_TRUE(key->has_private());
+
+  EXPECT_TRUE(
+      CertificateCovers(ReadFile(config->tls.certificate), "localhost", "127.0.0.1", "::1"));
+  EXPECT_THAT(ReadFile(config->tls.private_key), HasSubstr("-----BEGIN PRIVATE KEY-----"));
+  // No temporary files are left behind.
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 4);
+}
+
+TEST(PrepareDevEnvironmentTest, SecondCallReusesTheFiles) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/dev";
+  ASSERT_TRUE(PrepareDevEnvironment(dir).ok());
+  const std::string keys = ReadFile(dir + "/keys.json");
+  const std::string cert = ReadFile(dir + "/cert.pem");
+  struct stat before;
+  ASSERT_EQ(stat((dir + "/keys.json").c_str(), &before), 0);
+
+  absl::StatusOr<Config> again = PrepareDevEnvironment(dir + "/");
+  ASSERT_TRUE(again.ok()) << again.status();
+  struct stat after;
+  ASSERT_EQ(stat((dir + "/keys.json").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(ReadFile(dir + "/keys.json"), keys);
+  EXPECT_EQ(ReadFile(dir + "/cert.pem"), cert);
+}
+
+TEST(PrepareDevEnvironmentTest, KeepsAnEditedConfigAndRemakesAMissingCertificate) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/dev";
+  ASSERT_TRUE(PrepareDevEnvironment(dir).ok());
+  std::string toml = ReadFile(dir + "/ringward.toml");
+  toml.replace(toml.find("127.0.0.1:8080"), 14, "127.0.0.1:9090");
+  WriteFile(dir + "/ringward.toml", toml);
+  const std::string old_cert = ReadFile(dir + "/cert.pem");
+  ASSERT_EQ(unlink((dir + "/key.pem").c_str()), 0);
+
+  absl::StatusOr<Config> config = PrepareDevEnvironment(dir);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.plain_listen, std::vector<std::string>{"127.0.0.1:9090"});
+  EXPECT_NE(ReadFile(dir + "/cert.pem"), old_cert);
+  EXPECT_EQ(ModeOf(dir + "/key.pem"), 0600u);
+}
+
+TEST(PrepareDevEnvironmentTest, RefusesAFileWhereTheDirectoryShouldBe) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/dev";
+  WriteFile(dir, "x");
+  absl::StatusOr<Config> config = PrepareDevEnvironment(dir);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr(dir));
+}
+
+}  // namespace
+}  // namespace ringward::config
