@@ -15,6 +15,7 @@ using Args = std::vector<std::string_view>;
 
 int RunKeygen(const Args& args);
 int RunToken(const Args& args);
+int RunServe(const Args& args);
 
 // ArgParser walks "--name value" / "--flag" pairs and positional arguments.
 class ArgParser {

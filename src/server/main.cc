@@ -11,6 +11,12 @@ constexpr char kUsage[] =
     "usage: ringward <command> [options]\n"
     "\n"
     "commands:\n"
+    "  serve --config FILE | --dev [--data-dir DIR]  [--listen ADDR]... [--plain-listen ADDR]...\n"
+    "        [--shards N]\n"
+    "      run the verification server (one io_uring shard per CPU) until SIGTERM or SIGINT;\n"
+    "      SIGHUP reloads keys, certificate and config. --dev creates DIR (default ./var) with a\n"
+    "      key, a self-signed certificate and a config, and prints a curl command to try.\n"
+    "      RINGWARD_LISTEN (comma-separated) and RINGWARD_SHARDS override the config too.\n"
     "  keygen --alg EdDSA|ES256|RS256|PS256|HS256 [--kid ID]\n"
     "      print a new private JWKS (JSON) on stdout\n"
     "  token mint --keys FILE --claims JSON [--kid ID] [--ttl SECONDS] [--typ TYP]\n"
@@ -36,6 +42,9 @@ int main(int argc, char** argv) {
   }
   if (command == "keygen") {
     return ringward::cli::RunKeygen(args);
+  }
+  if (command == "serve") {
+    return ringward::cli::RunServe(args);
   }
   if (command == "token") {
     return ringward::cli::RunToken(args);

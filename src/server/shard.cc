@@ -141,7 +141,7 @@ absl::Status Shard::Setup() {
   if (cpu_ >= 0) {
     if (absl::Status s = uring::PinCurrentThreadToCpu(cpu_); !s.ok()) {
       LogWarning(absl::StrCat("shard ", index_, ": cannot pin to cpu ", cpu_, ": ",
-                              ToStd(s.message())));
+                              s.message()));
     }
   }
   absl::StatusOr<uring::Ring> ring = uring::Ring::Create(kSqEntries);
@@ -171,10 +171,11 @@ absl::Status Shard::Setup() {
   for (size_t i = 0; i < listeners_.size(); ++i) {
     ArmAccept(i);
   }
-  ring_fd_ = ring_->fd();
   if (absl::Status s = ring_->Submit(); !s.ok()) {
     return s;
   }
+  // Published by ready->Arrive() (release); a shard that fails keeps -1.
+  ring_fd_ = ring_->fd();
   return absl::OkStatus();
 }
 
@@ -196,7 +197,7 @@ void Shard::Loop() {
     recv_buffers_->Publish();
     if (absl::Status s = ring_->SubmitAndWait(1, wait); !s.ok()) {
       status_ = s;
-      LogError(absl::StrCat("shard ", index_, ": ", ToStd(s.message())));
+      LogError(absl::StrCat("shard ", index_, ": ", s.message()));
       shared_.ready->Fail();
       return;
     }
@@ -423,7 +424,7 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
     absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
         tls::TlsSession::Create(*state_->tls, &tls_counters_);
     if (!session.ok()) {
-      LogError(absl::StrCat("shard ", index_, ": ", ToStd(session.status().message())));
+      LogError(absl::StrCat("shard ", index_, ": ", session.status().message()));
       Abort(c);
       return;
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include "xxhash.h"
@@ -19,38 +21,59 @@ uint64_t VerifiedTokenCache::Hash(std::string_view token) {
 }
 
 bool VerifiedTokenCache::Lookup(std::string_view token, uint64_t hash, VerifiedToken* out) {
-  const size_t set = hash & (sets_ - 1);
-  SetMeta& meta = meta_[set];
-  for (int way = 0; way < kWays; ++way) {
-    if (meta.hash[way] != hash || meta.token_len[way] != token.size() || token.empty()) {
-      continue;
+  if (token.empty()) {
+    ++stats_.misses;
+    return false;
+  }
+  for (const size_t set : {FirstSet(hash), SecondSet(hash)}) {
+    SetMeta& meta = meta_[set];
+    for (int way = 0; way < kWays; ++way) {
+      if (meta.hash[way] != hash || meta.token_len[way] != token.size()) {
+        continue;
+      }
+      const char* slot = Slot(set, way);
+      const char* data = slot + sizeof(SlotHeader);
+      // The hash only selects; the whole token must match byte for byte.
+      if (std::memcmp(data, token.data(), token.size()) != 0) {
+        continue;
+      }
+      meta.last_used[way] = ++tick_;
+      SlotHeader header;
+      std::memcpy(&header, slot, sizeof(header));
+      const char* p = data + token.size();
+      std::string_view* fields[6] = {&out->iss,   &out->sub, &out->client_id,
+                                     &out->scope, &out->jti, &out->kid};
+      for (int i = 0; i < 6; ++i) {
+        *fields[i] = std::string_view(p, header.len[i]);
+        p += header.len[i];
+      }
+      out->exp = header.exp;
+      out->nbf = header.nbf;
+      out->iat = header.iat;
+      out->present = header.present;
+      out->from_cache = true;
+      out->claims_json = {};
+      ++stats_.hits;
+      return true;
     }
-    const char* slot = Slot(set, way);
-    const char* data = slot + sizeof(SlotHeader);
-    // The hash only selects; the whole token must match byte for byte.
-    if (std::memcmp(data, token.data(), token.size()) != 0) {
-      continue;
-    }
-    meta.last_used[way] = ++tick_;
-    SlotHeader header;
-    std::memcpy(&header, slot, sizeof(header));
-    const char* p = data + token.size();
-    std::string_view* fields[6] = {&out->iss,   &out->sub, &out->client_id,
-                                   &out->scope, &out->jti, &out->kid};
-    for (int i = 0; i < 6; ++i) {
-      *fields[i] = std::string_view(p, header.len[i]);
-      p += header.len[i];
-    }
-    out->exp = header.exp;
-    out->nbf = header.nbf;
-    out->iat = header.iat;
-    out->present = header.present;
-    out->from_cache = true;
-    out->claims_json = {};
-    ++stats_.hits;
-    return true;
   }
   ++stats_.misses;
+  return false;
+}
+
+bool VerifiedTokenCache::Find(std::string_view token, uint64_t hash, size_t* set, int* way) {
+  for (const size_t candidate : {FirstSet(hash), SecondSet(hash)}) {
+    const SetMeta& meta = meta_[candidate];
+    for (int w = 0; w < kWays; ++w) {
+      if (meta.hash[w] == hash && meta.token_len[w] == token.size() && !token.empty() &&
+          std::memcmp(Slot(candidate, w) + sizeof(SlotHeader), token.data(), token.size()) ==
+              0) {
+        *set = candidate;
+        *way = w;
+        return true;
+      }
+    }
+  }
   return false;
 }
 
@@ -66,32 +89,28 @@ void VerifiedTokenCache::Insert(std::string_view token, uint64_t hash,
     ++stats_.too_large;
     return;
   }
-  const size_t set = hash & (sets_ - 1);
-  SetMeta& meta = meta_[set];
-  // The same token again replaces its own way; otherwise prefer an empty way, and failing
-  // that evict the least recently used.
+  // The same token again replaces its own way; otherwise the first empty way of its two
+  // sets, and failing that the least recently used of their eight ways.
+  size_t set = 0;
   int victim = -1;
-  for (int way = 0; way < kWays && victim < 0; ++way) {
-    if (meta.hash[way] == hash && meta.token_len[way] == token.size() &&
-        std::memcmp(Slot(set, way) + sizeof(SlotHeader), token.data(), token.size()) == 0) {
-      victim = way;
-    }
-  }
-  if (victim < 0) {
-    victim = 0;
-    for (int way = 0; way < kWays; ++way) {
-      if (meta.token_len[way] == 0) {
-        victim = way;
-        break;
-      }
-      if (meta.last_used[way] < meta.last_used[victim]) {
-        victim = way;
+  if (!Find(token, hash, &set, &victim)) {
+    uint32_t oldest = UINT32_MAX;
+    for (const size_t candidate : {FirstSet(hash), SecondSet(hash)}) {
+      const SetMeta& m = meta_[candidate];
+      for (int way = 0; way < kWays && oldest != 0; ++way) {
+        const uint32_t age = m.token_len[way] == 0 ? 0 : m.last_used[way];
+        if (victim < 0 || age < oldest) {
+          set = candidate;
+          victim = way;
+          oldest = age;
+        }
       }
     }
-    if (meta.token_len[victim] != 0) {
+    if (meta_[set].token_len[victim] != 0) {
       ++stats_.evictions;
     }
   }
+  SetMeta& meta = meta_[set];
   char* slot = Slot(set, victim);
   SlotHeader header;
   header.exp = verified.exp;
@@ -114,14 +133,10 @@ void VerifiedTokenCache::Insert(std::string_view token, uint64_t hash,
 }
 
 void VerifiedTokenCache::Erase(std::string_view token, uint64_t hash) {
-  const size_t set = hash & (sets_ - 1);
-  SetMeta& meta = meta_[set];
-  for (int way = 0; way < kWays; ++way) {
-    if (meta.hash[way] == hash && meta.token_len[way] == token.size() && !token.empty() &&
-        std::memcmp(Slot(set, way) + sizeof(SlotHeader), token.data(), token.size()) == 0) {
-      meta.token_len[way] = 0;
-      return;
-    }
+  size_t set = 0;
+  int way = 0;
+  if (Find(token, hash, &set, &way)) {
+    meta_[set].token_len[way] = 0;
   }
 }
 

@@ -168,7 +168,9 @@ JsonObject Claims() {
 
 JsonObject Header(const Key& key) {
   JsonObject h;
-  h.SetString("alg", AlgorithmName(key.alg())).SetString("typ", "at+jwt").SetString("kid", key.kid());
+  h.SetString("alg", AlgorithmName(key.alg()))
+      .SetString("typ", "at+jwt")
+      .SetString("kid", key.kid());
   return h;
 }
 
@@ -702,6 +704,10 @@ const std::vector<HostileCase>& Cases() {
        [](const Env& e) { return WithClaim(*e.ed1, "exp", "-0"); }, "ed1"},
       {"ExpBeyondUint64", R::kBadClaim,
        [](const Env& e) { return WithClaim(*e.ed1, "exp", "99999999999999999999"); }, "ed1"},
+      {"ExpNegativeBeyondInt64", R::kBadClaim,
+       [](const Env& e) { return WithClaim(*e.ed1, "exp", "-99999999999999999999"); }, "ed1"},
+      {"ExpBeyondUint64LeadingZero", R::kBadJson,
+       [](const Env& e) { return WithClaim(*e.ed1, "exp", "099999999999999999999"); }, "ed1"},
       {"ExpUint64Max", R::kBadClaim,
        [](const Env& e) { return WithClaim(*e.ed1, "exp", "18446744073709551615"); }, "ed1"},
       {"ExpInt64Max", R::kBadClaim,
@@ -1147,8 +1153,8 @@ TEST(HostileTokenControlTest, ValidTokensOfEveryAlgorithmAreAccepted) {
   const Env& env = Env::Instance();
   ASSERT_TRUE(env.error.empty()) << env.error;
   VerifyScratch scratch;
-  for (const Key* key : {env.ed1.get(), env.ed2.get(), env.es1.get(), env.rs1.get(),
-                         env.ps1.get(), env.hs1.get()}) {
+  for (const Key* key :
+       {env.ed1.get(), env.ed2.get(), env.es1.get(), env.rs1.get(), env.ps1.get(), env.hs1.get()}) {
     SCOPED_TRACE(key->kid());
     const std::string token = Good(*key);
     for (Policy p : {Policy::kMain, Policy::kProfile, Policy::kLargeCap}) {
@@ -1361,9 +1367,9 @@ TEST(RfcVectorTest, Rfc7515A1Hs256) {
       R"({"kty":"oct","kid":"rfc7515-a1","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"})",
       "joe");
   ASSERT_NE(verifier, nullptr);
-  ExpectRfc7515Token(*verifier, absl::StrCat("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.",
-                                             kRfc7515Payload,
-                                             ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+  ExpectRfc7515Token(*verifier,
+                     absl::StrCat("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.", kRfc7515Payload,
+                                  ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
 }
 
 TEST(RfcVectorTest, Rfc7515A1Hs256FromRawSecret) {
@@ -1378,9 +1384,9 @@ TEST(RfcVectorTest, Rfc7515A1Hs256FromRawSecret) {
   policy.issuers = {"joe"};
   absl::StatusOr<std::unique_ptr<Verifier>> verifier = Verifier::Create(keys, policy);
   ASSERT_TRUE(verifier.ok()) << verifier.status();
-  ExpectRfc7515Token(**verifier, absl::StrCat("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.",
-                                              kRfc7515Payload,
-                                              ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+  ExpectRfc7515Token(**verifier,
+                     absl::StrCat("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.", kRfc7515Payload,
+                                  ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
 }
 
 TEST(RfcVectorTest, Rfc7515A2Rs256) {
@@ -1405,9 +1411,10 @@ TEST(RfcVectorTest, Rfc7515A3Es256) {
   ASSERT_NE(verifier, nullptr);
   ExpectRfc7515Token(
       *verifier,
-      absl::StrCat("eyJhbGciOiJFUzI1NiJ9.", kRfc7515Payload,
-                   ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-"
-                   "Kg6NU1Q"));
+      absl::StrCat(
+          "eyJhbGciOiJFUzI1NiJ9.", kRfc7515Payload,
+          ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-"
+          "Kg6NU1Q"));
 }
 
 // RFC 8037 A.4 signs a payload that is not JSON. Through the Verifier its signature must verify

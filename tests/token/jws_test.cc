@@ -33,8 +33,7 @@ TEST(SplitCompactTest, SplitsThreeSegments) {
 TEST(SplitCompactTest, AcceptsSingleCharacterSegmentsAndTheWholeAlphabet) {
   CompactParts parts;
   EXPECT_EQ(SplitCompact("a.b.c", &parts), VerifyReason::kOk);
-  const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   EXPECT_EQ(SplitCompact(absl::StrCat(alphabet, ".", alphabet, ".", alphabet), &parts),
             VerifyReason::kOk);
   EXPECT_EQ(parts.payload_b64, alphabet);
@@ -42,8 +41,8 @@ TEST(SplitCompactTest, AcceptsSingleCharacterSegmentsAndTheWholeAlphabet) {
 
 TEST(SplitCompactTest, RefusesAnythingButThreeNonEmptySegments) {
   for (const std::string_view token :
-       {"", ".", "..", "...", "abc", "a.b", "a.b.c.d", "a.b.c.d.e", ".b.c", "a..c", "a.b.",
-        "..c", "a..", ".b.", "a.b.c.", ".a.b.c", "a.b..c"}) {
+       {"", ".", "..", "...", "abc", "a.b", "a.b.c.d", "a.b.c.d.e", ".b.c", "a..c", "a.b.", "..c",
+        "a..", ".b.", "a.b.c.", ".a.b.c", "a.b..c"}) {
     SCOPED_TRACE(token);
     CompactParts parts;
     EXPECT_EQ(SplitCompact(token, &parts), VerifyReason::kMalformed);
@@ -79,8 +78,8 @@ class JoseHeaderTest : public ::testing::Test {
  protected:
   VerifyReason Parse(std::string_view json) {
     const simdjson::padded_string padded(json);
-    return ParseJoseHeader(parser_, reinterpret_cast<const uint8_t*>(padded.data()),
-                           padded.size(), &header_);
+    return ParseJoseHeader(parser_, reinterpret_cast<const uint8_t*>(padded.data()), padded.size(),
+                           &header_);
   }
 
   simdjson::ondemand::parser parser_;
@@ -129,8 +128,10 @@ TEST_F(JoseHeaderTest, EmptyKidIsPresent) {
 }
 
 TEST_F(JoseHeaderTest, UnescapesKidTypAndMemberNames) {
-  ASSERT_EQ(Parse(R"({"\u0061lg":"Ed\u0044SA","k\u0069d":"k\u0069d\/x\u00e9\ud83d\ude00","typ":"at\u002bjwt"})"),
-            VerifyReason::kOk);
+  ASSERT_EQ(
+      Parse(
+          R"({"\u0061lg":"Ed\u0044SA","k\u0069d":"k\u0069d\/x\u00e9\ud83d\ude00","typ":"at\u002bjwt"})"),
+      VerifyReason::kOk);
   EXPECT_EQ(header_.alg, Algorithm::kEdDSA);
   EXPECT_EQ(header_.kid, "kid/x\xc3\xa9\xf0\x9f\x98\x80");
   EXPECT_EQ(header_.typ, "at+jwt");
@@ -147,20 +148,37 @@ TEST_F(JoseHeaderTest, WhitespaceAroundTheObjectIsAllowed) {
 }
 
 TEST_F(JoseHeaderTest, UnknownMembersAreValidatedAndIgnored) {
-  ASSERT_EQ(Parse(R"({"alg":"EdDSA","cty":"x","ext":{"jku":"nested is fine","a":[1,2.5,null,true]}})"),
-            VerifyReason::kOk);
+  ASSERT_EQ(
+      Parse(R"({"alg":"EdDSA","cty":"x","ext":{"jku":"nested is fine","a":[1,2.5,null,true]}})"),
+      VerifyReason::kOk);
   EXPECT_EQ(header_.alg, Algorithm::kEdDSA);
 }
 
 TEST_F(JoseHeaderTest, RefusesMissingOrUnknownAlgorithms) {
-  for (const std::string_view json :
-       {R"({})", R"({"kid":"k"})", R"({"alg":"none"})", R"({"alg":"None"})",
-        R"({"alg":"NONE"})", R"({"alg":"nOnE"})", R"({"alg":""})", R"({"alg":"HS512"})",
-        R"({"alg":"HS384"})", R"({"alg":"RS384"})", R"({"alg":"RS512"})", R"({"alg":"ES384"})",
-        R"({"alg":"ES256K"})", R"({"alg":"PS512"})", R"({"alg":"Ed25519"})",
-        R"({"alg":"eddsa"})", R"({"alg":"hs256"})", R"({"alg":" HS256"})",
-        R"({"alg":"HS256\u0000"})", R"({"alg":null})", R"({"alg":1})", R"({"alg":["HS256"]})",
-        R"({"alg":{"HS256":true}})", R"({"alg":true})"}) {
+  for (const std::string_view json : {R"({})",
+                                      R"({"kid":"k"})",
+                                      R"({"alg":"none"})",
+                                      R"({"alg":"None"})",
+                                      R"({"alg":"NONE"})",
+                                      R"({"alg":"nOnE"})",
+                                      R"({"alg":""})",
+                                      R"({"alg":"HS512"})",
+                                      R"({"alg":"HS384"})",
+                                      R"({"alg":"RS384"})",
+                                      R"({"alg":"RS512"})",
+                                      R"({"alg":"ES384"})",
+                                      R"({"alg":"ES256K"})",
+                                      R"({"alg":"PS512"})",
+                                      R"({"alg":"Ed25519"})",
+                                      R"({"alg":"eddsa"})",
+                                      R"({"alg":"hs256"})",
+                                      R"({"alg":" HS256"})",
+                                      R"({"alg":"HS256\u0000"})",
+                                      R"({"alg":null})",
+                                      R"({"alg":1})",
+                                      R"({"alg":["HS256"]})",
+                                      R"({"alg":{"HS256":true}})",
+                                      R"({"alg":true})"}) {
     SCOPED_TRACE(json);
     EXPECT_EQ(Parse(json), VerifyReason::kUnsupportedAlgorithm);
   }
@@ -203,14 +221,28 @@ TEST_F(JoseHeaderTest, RefusesDuplicateMembers) {
 }
 
 TEST_F(JoseHeaderTest, RefusesWhatIsNotOneJsonObject) {
-  for (const std::string_view json :
-       {"", " ", "[]", R"(["EdDSA"])", R"("EdDSA")", "1", "null", "true",
-        R"({"alg":"EdDSA"} x)", R"({"alg":"EdDSA"}{})", R"({"alg":"EdDSA"}})",
-        R"({"alg":"EdDSA"},)", R"({"alg":"EdDSA")", R"({"alg":"EdDSA",})", R"({"alg":'EdDSA'})",
-        R"({alg:"EdDSA"})", "{\"alg\":\"EdDSA\",\"kid\":\"\xff\"}",
-        "{\"alg\":\"EdDSA\",\"kid\":\"a\nb\"}", R"({"alg":"EdDSA","x":01})",
-        R"({"alg":"EdDSA","x":[1,]})", R"({"alg":"EdDSA","x":"\ud800"})",
-        R"({"alg":"EdDSA","x":"\q"})"}) {
+  for (const std::string_view json : {"",
+                                      " ",
+                                      "[]",
+                                      R"(["EdDSA"])",
+                                      R"("EdDSA")",
+                                      "1",
+                                      "null",
+                                      "true",
+                                      R"({"alg":"EdDSA"} x)",
+                                      R"({"alg":"EdDSA"}{})",
+                                      R"({"alg":"EdDSA"}})",
+                                      R"({"alg":"EdDSA"},)",
+                                      R"({"alg":"EdDSA")",
+                                      R"({"alg":"EdDSA",})",
+                                      R"({"alg":'EdDSA'})",
+                                      R"({alg:"EdDSA"})",
+                                      "{\"alg\":\"EdDSA\",\"kid\":\"\xff\"}",
+                                      "{\"alg\":\"EdDSA\",\"kid\":\"a\nb\"}",
+                                      R"({"alg":"EdDSA","x":01})",
+                                      R"({"alg":"EdDSA","x":[1,]})",
+                                      R"({"alg":"EdDSA","x":"\ud800"})",
+                                      R"({"alg":"EdDSA","x":"\q"})"}) {
     SCOPED_TRACE(json);
     EXPECT_EQ(Parse(json), VerifyReason::kBadJson);
   }

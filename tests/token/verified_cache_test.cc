@@ -214,18 +214,37 @@ TEST(VerifiedCacheTest, EvictsTheLeastRecentlyUsedWayOfTheSet) {
   EXPECT_TRUE(Has(cache, TokenText(5), 1005));
 }
 
-TEST(VerifiedCacheTest, EvictionStaysWithinTheSet) {
-  VerifiedTokenCache cache(64);  // 16 sets: the low four bits of the hash pick the set
+// Each token has two candidate sets: the low bits of its hash pick one and the low bits of the
+// hash's upper half the other, so a fifth token for a full set lands in its second set.
+TEST(VerifiedCacheTest, ASecondSetAbsorbsAFullFirstSet) {
+  VerifiedTokenCache cache(64);  // 16 sets
   ASSERT_EQ(cache.capacity(), 64u);
-  Put(cache, TokenText(100), 4);  // set 4, and the oldest entry in the whole cache
+  constexpr uint64_t kSecondSetFive = uint64_t{5} << 32;
   for (int i = 0; i < 5; ++i) {
-    Put(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i));  // all in set 3
+    Put(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i) + kSecondSetFive);
+  }
+  EXPECT_EQ(cache.stats().evictions, 0u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(Has(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i) + kSecondSetFive))
+        << i;
+  }
+}
+
+TEST(VerifiedCacheTest, EvictionStaysWithinTheTwoCandidateSets) {
+  VerifiedTokenCache cache(64);  // 16 sets
+  Put(cache, TokenText(100), 4);  // set 4 (both choices), and the oldest entry in the cache
+  constexpr uint64_t kSecondSetFive = uint64_t{5} << 32;
+  // Nine tokens whose candidates are sets 3 and 5: eight ways, so exactly one eviction, and it
+  // takes the least recently used of them (token 0), never the older token in set 4.
+  for (int i = 0; i < 9; ++i) {
+    Put(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i) + kSecondSetFive);
   }
   EXPECT_EQ(cache.stats().evictions, 1u);
   EXPECT_TRUE(Has(cache, TokenText(100), 4));
-  EXPECT_FALSE(Has(cache, TokenText(0), 3));
-  for (int i = 1; i < 5; ++i) {
-    EXPECT_TRUE(Has(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i))) << i;
+  EXPECT_FALSE(Has(cache, TokenText(0), 3 + kSecondSetFive));
+  for (int i = 1; i < 9; ++i) {
+    EXPECT_TRUE(Has(cache, TokenText(i), 3 + 16 * static_cast<uint64_t>(i) + kSecondSetFive))
+        << i;
   }
 }
 

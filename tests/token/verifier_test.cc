@@ -202,8 +202,7 @@ TEST_F(VerifierTest, AudienceStringAndArrayAreEquivalent) {
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(Check(*v, Token(Claims().SetString("aud", "billing"))), VerifyReason::kOk);
   EXPECT_EQ(Check(*v, Token(Claims().Set("aud", "[\"billing\"]"))), VerifyReason::kOk);
-  EXPECT_EQ(Check(*v, Token(Claims().Set("aud", "[\"x\",\"y\",\"billing\"]"))),
-            VerifyReason::kOk);
+  EXPECT_EQ(Check(*v, Token(Claims().Set("aud", "[\"x\",\"y\",\"billing\"]"))), VerifyReason::kOk);
   EXPECT_EQ(Check(*v, Token(Claims().Set("aud", "[\"x\",\"y\"]"))), VerifyReason::kWrongAudience);
   EXPECT_EQ(Check(*v, Token(Claims().SetString("aud", "x"))), VerifyReason::kWrongAudience);
 }
@@ -375,8 +374,19 @@ TEST_F(VerifierTest, UnknownClaimsWithNestedValuesAreAccepted) {
 TEST_F(VerifierTest, UnknownClaimWithIntegerBeyond64BitsIsAccepted) {
   std::unique_ptr<Verifier> v = Make(BasePolicy());
   ASSERT_NE(v, nullptr);
-  EXPECT_EQ(Check(*v, Token(Claims().Set("account", "123456789012345678901234567890"))),
-            VerifyReason::kOk);
+  for (const char* big :
+       {"123456789012345678901234567890", "-123456789012345678901234567890", "18446744073709551616",
+        "-9223372036854775809", "[99999999999999999999999,{\"n\":-99999999999999999999999}]"}) {
+    SCOPED_TRACE(big);
+    EXPECT_EQ(Check(*v, Token(Claims().Set("account", big))), VerifyReason::kOk);
+  }
+  // Beyond 64 bits the number's grammar is still checked.
+  for (const char* bad : {"0123456789012345678901234567890", "+123456789012345678901234567890",
+                          "123456789012345678901234567890-", "--123456789012345678901234567890",
+                          "123456789012345678901234567890.", "-"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(Check(*v, Token(Claims().Set("account", bad))), VerifyReason::kBadJson);
+  }
 }
 
 TEST_F(VerifierTest, UnknownHeaderMembersAreAccepted) {
@@ -480,8 +490,16 @@ struct Fields {
   uint32_t present;
 
   explicit Fields(const VerifiedToken& t)
-      : iss(t.iss), sub(t.sub), client_id(t.client_id), scope(t.scope), jti(t.jti), kid(t.kid),
-        exp(t.exp), nbf(t.nbf), iat(t.iat), present(t.present) {}
+      : iss(t.iss),
+        sub(t.sub),
+        client_id(t.client_id),
+        scope(t.scope),
+        jti(t.jti),
+        kid(t.kid),
+        exp(t.exp),
+        nbf(t.nbf),
+        iat(t.iat),
+        present(t.present) {}
   VerifiedToken View() const {
     VerifiedToken t;
     t.iss = iss;
@@ -715,8 +733,8 @@ TEST(ParseClaimsTest, StringsOfEveryLengthAndEscapePosition) {
         raw.replace(at, 1, "\\\"");
       }
       SCOPED_TRACE(absl::StrCat("len ", len, " escape ", where));
-      const std::string json = absl::StrCat("{\"sub\":\"", raw, "\",\"x\":\"", raw,
-                                            "\",\"scope\":\"", raw, "\"}");
+      const std::string json =
+          absl::StrCat("{\"sub\":\"", raw, "\",\"x\":\"", raw, "\",\"scope\":\"", raw, "\"}");
       ASSERT_EQ(parser.Parse(json, &claims), VerifyReason::kOk);
       EXPECT_EQ(claims.sub, want);
       EXPECT_EQ(claims.scope, want);

@@ -36,8 +36,9 @@ enum ClaimBit : uint32_t {
   kClaimScope = 1u << 8,
 };
 
-// Claims holds the registered claims of one token. String views point into the simdjson
-// parser's string buffer and stay valid until that parser iterates another document.
+// Claims holds the registered claims of one token. String views point into the JSON text
+// itself (strings without escapes, read in place) or into the simdjson parser's string buffer
+// (unescaped strings): they stay valid while both the text and the parser are left untouched.
 struct Claims {
   uint32_t present = 0;  // ClaimBit mask
   std::string_view iss;

@@ -1,9 +1,11 @@
 // ringward/token/verified_cache.h: the per-shard cache of tokens that verified.
 //
-// Tokens that clients present again and again are verified once: XXH3 of the token selects a
-// 4-way set, the 64-bit hash filters the ways, and a byte-for-byte comparison of the whole token
-// confirms the hit, so a hash collision can never let a different (forged) token in. Memory is
-// fixed at construction (capacity x slot size); the least recently used way of a set is evicted.
+// Tokens that clients present again and again are verified once: XXH3 of the token selects two
+// 4-way sets (from its low and its high half; two choices keep sets from overflowing long
+// before the cache is full), the 64-bit hash filters the ways, and a byte-for-byte comparison
+// of the whole token confirms the hit, so a hash collision can never let a different (forged)
+// token in. Memory is fixed at construction (capacity x slot size); the least recently used of
+// the eight candidate ways is evicted.
 // A hit returns the claims the verifier needs to re-check time (exp, nbf) and revocation, and
 // the strings the server puts in response headers.
 //
@@ -76,6 +78,11 @@ class VerifiedTokenCache {
     uint32_t present;
     uint16_t len[6];  // iss, sub, client_id, scope, jti, kid
   };
+
+  size_t FirstSet(uint64_t hash) const { return hash & (sets_ - 1); }
+  size_t SecondSet(uint64_t hash) const { return (hash >> 32) & (sets_ - 1); }
+  // Find locates |token| and reports its set and way.
+  bool Find(std::string_view token, uint64_t hash, size_t* set, int* way);
 
   char* Slot(size_t set, int way) {
     return data_.get() + (set * kWays + static_cast<size_t>(way)) * slot_bytes_;

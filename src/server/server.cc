@@ -1,0 +1,354 @@
+#include "server/server.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ringward/base/strings.h"
+#include "ringward/net/uring/cpu.h"
+#include "ringward/net/uring/listener.h"
+#include "ringward/net/uring/prep.h"
+#include "ringward/net/uring/probe.h"
+#include "ringward/net/uring/user_data.h"
+#include "server/log.h"
+
+namespace ringward::server {
+
+namespace {
+
+constexpr std::chrono::seconds kStartTimeout(10);
+
+bool IsUnix(std::string_view address) { return address.substr(0, 5) == "unix:"; }
+
+// WithPort replaces the port of a numeric TCP address ("127.0.0.1:0", "[::1]:0").
+std::string WithPort(std::string_view address, uint16_t port) {
+  const size_t colon = address.rfind(':');
+  return absl::StrCat(ToAbsl(address.substr(0, colon + 1)), port);
+}
+
+bool HasPortZero(const uring::ListenAddress& a) {
+  if (a.family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_port == 0;
+  }
+  if (a.family == AF_INET6) {
+    return reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_port == 0;
+  }
+  return false;
+}
+
+sigset_t ControlSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+void ConfigOverrides::ApplyTo(config::Config* config) const {
+  if (!listen.empty()) {
+    config->server.listen = listen;
+  }
+  if (!plain_listen.empty()) {
+    config->server.plain_listen = plain_listen;
+  }
+  if (shards >= 0) {
+    config->server.shards = shards;
+  }
+}
+
+Server::Server(config::Config config, ConfigOverrides overrides)
+    : config_(std::move(config)), overrides_(std::move(overrides)) {}
+
+Server::~Server() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  for (const std::string& path : unix_paths_) {
+    ::unlink(path.c_str());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
+                                                     ConfigOverrides overrides) {
+  overrides.ApplyTo(&config);
+  if (absl::Status s = uring::ProbeIoUring(); !s.ok()) {
+    return s;
+  }
+  if (config.server.listen.empty() && config.server.plain_listen.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.path.empty() ? "config" : config.path,
+                     ": [server] listen and plain_listen are both empty; nothing to serve on"));
+  }
+  std::unique_ptr<Server> server(new Server(std::move(config), std::move(overrides)));
+  Server& s = *server;
+  s.need_tls_ = !s.config_.server.listen.empty();
+  s.ticket_keys_ = std::make_shared<tls::TicketKeys>();
+  absl::StatusOr<std::shared_ptr<const ServingState>> state =
+      BuildServingState(s.config_, s.need_tls_, s.ticket_keys_, s.generation_);
+  if (!state.ok()) {
+    return state.status();
+  }
+  s.state_ = std::make_unique<concurrent::VersionedSnapshot<ServingState>>(*std::move(state));
+
+  absl::StatusOr<std::vector<int>> cpus = uring::AllowedCpus();
+  if (!cpus.ok() || cpus->empty()) {
+    cpus = std::vector<int>{};
+  }
+  int shard_count = s.config_.server.shards;
+  if (shard_count <= 0) {
+    shard_count = std::max<int>(1, static_cast<int>(cpus->size()));
+  }
+
+  std::vector<std::vector<ListenerSpec>> per_shard(static_cast<size_t>(shard_count));
+  if (absl::Status st = s.OpenListeners(shard_count, &per_shard); !st.ok()) {
+    return st;
+  }
+
+  // Signals are taken by the control thread with sigtimedwait; blocking them before any shard
+  // starts makes every thread inherit the mask, so none is interrupted by them.
+  const sigset_t set = ControlSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<uring::Ring> control = uring::Ring::Create(8, 64);
+  if (!control.ok()) {
+    return control.status();
+  }
+  s.control_ring_ = std::make_unique<uring::Ring>(*std::move(control));
+
+  s.metrics_ = std::make_unique<ShardMetrics[]>(static_cast<size_t>(shard_count));
+  s.ready_ = std::make_unique<concurrent::ReadyLatch>(shard_count);
+  ShardShared shared;
+  shared.state = s.state_.get();
+  shared.metrics = std::span<ShardMetrics>(s.metrics_.get(), static_cast<size_t>(shard_count));
+  shared.ready = s.ready_.get();
+  for (int i = 0; i < shard_count; ++i) {
+    const int cpu = cpus->empty() ? -1 : (*cpus)[static_cast<size_t>(i) % cpus->size()];
+    s.shards_.push_back(
+        std::make_unique<Shard>(i, cpu, std::move(per_shard[static_cast<size_t>(i)]), shared));
+  }
+  for (auto& shard : s.shards_) {
+    Shard* raw = shard.get();
+    s.threads_.emplace_back([raw] { raw->Run(); });
+  }
+  if (!s.ready_->WaitSettled(kStartTimeout)) {
+    // A shard that failed has already stopped; the others are told to stop. Reading ring_fd()
+    // needs every shard settled (see Shard::ring_fd), which setup guarantees soon enough.
+    while (!s.ready_->Settled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    absl::Status why = absl::DeadlineExceededError("shards did not start within 10 s");
+    for (auto& shard : s.shards_) {
+      if (!shard->status().ok()) {
+        why = shard->status();
+      }
+    }
+    s.StopShards(kShardDrain);
+    return why;
+  }
+  for (const BoundListener& l : s.bound_) {
+    LogInfo(absl::StrCat("listening on ", l.address, l.tls ? "" : " (plain http)",
+                         " shards=", shard_count));
+  }
+  return server;
+}
+
+absl::Status Server::OpenListeners(int shard_count,
+                                   std::vector<std::vector<ListenerSpec>>* per_shard) {
+  struct Configured {
+    std::string address;
+    bool tls;
+  };
+  std::vector<Configured> all;
+  for (const std::string& a : config_.server.listen) {
+    all.push_back({a, true});
+  }
+  for (const std::string& a : config_.server.plain_listen) {
+    all.push_back({a, false});
+  }
+  for (const Configured& c : all) {
+    absl::StatusOr<uring::ListenAddress> parsed = uring::ParseListenAddress(c.address);
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    if (IsUnix(c.address)) {
+      uring::ListenOptions options;
+      options.reuse_port = false;
+      absl::StatusOr<Fd> fd = uring::CreateListenSocket(c.address, options);
+      if (!fd.ok()) {
+        return fd.status();
+      }
+      for (auto& specs : *per_shard) {
+        ListenerSpec spec;
+        spec.fd = fd->get();
+        spec.tls = c.tls;
+        spec.is_unix = true;
+        specs.push_back(std::move(spec));
+      }
+      if (!parsed->unix_path.empty() && parsed->unix_path[0] != '@') {
+        unix_paths_.push_back(parsed->unix_path);
+      }
+      shared_listeners_.push_back(*std::move(fd));
+      bound_.push_back({c.address, c.tls});
+      continue;
+    }
+    // One SO_REUSEPORT socket per shard on the same address, so the kernel spreads connections
+    // over the shards. With port 0 the first bind picks the port and the others follow it.
+    std::string address = c.address;
+    const bool port_zero = HasPortZero(*parsed);
+    for (int i = 0; i < shard_count; ++i) {
+      absl::StatusOr<Fd> fd = uring::CreateListenSocket(address);
+      if (!fd.ok()) {
+        return fd.status();
+      }
+      if (i == 0 && port_zero) {
+        absl::StatusOr<uint16_t> port = uring::LocalPort(fd->get());
+        if (!port.ok()) {
+          return port.status();
+        }
+        address = WithPort(address, *port);
+      }
+      ListenerSpec spec;
+      spec.fd = fd->get();
+      spec.owned = *std::move(fd);
+      spec.tls = c.tls;
+      (*per_shard)[static_cast<size_t>(i)].push_back(std::move(spec));
+    }
+    bound_.push_back({address, c.tls});
+  }
+  return absl::OkStatus();
+}
+
+void Server::SendToShards(int32_t command) {
+  unsigned sent = 0;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]->ring_fd() < 0) {
+      continue;
+    }
+    uring::PrepMsgRing(control_ring_->GetSqe(), shards_[i]->ring_fd(),
+                       static_cast<uint32_t>(command),
+                       uring::EncodeUserData(uring::Op::kWake, 0, 0),
+                       uring::EncodeUserData(uring::Op::kMsgSent, static_cast<uint32_t>(i), 0));
+    ++sent;
+  }
+  if (sent == 0) {
+    return;
+  }
+  unsigned done = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (done < sent && std::chrono::steady_clock::now() < deadline) {
+    (void)control_ring_->SubmitAndWait(sent - done, std::chrono::milliseconds(100));
+    done += control_ring_->ForEachCompletion([this](const io_uring_cqe& cqe) {
+      if (cqe.res < 0) {
+        const uring::UserData ud = uring::UserData::Decode(cqe.user_data);
+        LogWarning(absl::StrCat("cannot reach shard ", ud.index, ": ", std::strerror(-cqe.res)));
+      }
+    });
+  }
+}
+
+void Server::StopShards(int32_t command) {
+  SendToShards(command);
+  for (std::thread& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+}
+
+void Server::Reload() {
+  absl::StatusOr<config::Config> next = config_;
+  if (!config_.path.empty()) {
+    next = config::LoadConfig(config_.path);
+  }
+  if (!next.ok()) {
+    LogError(absl::StrCat("reload failed, still serving the previous configuration: ",
+                          next.status().message()));
+    return;
+  }
+  overrides_.ApplyTo(&*next);
+  // Listeners and shards are fixed for the life of the process.
+  if (next->server.listen != config_.server.listen ||
+      next->server.plain_listen != config_.server.plain_listen ||
+      next->server.shards != config_.server.shards) {
+    LogWarning("reload: changes to listen, plain_listen or shards take effect only after a restart");
+    next->server.listen = config_.server.listen;
+    next->server.plain_listen = config_.server.plain_listen;
+    next->server.shards = config_.server.shards;
+  }
+  if (next->server.max_connections_per_shard != config_.server.max_connections_per_shard) {
+    LogWarning("reload: max_connections_per_shard takes effect only after a restart");
+  }
+  absl::StatusOr<std::shared_ptr<const ServingState>> state =
+      BuildServingState(*next, need_tls_, ticket_keys_, generation_ + 1);
+  if (!state.ok()) {
+    LogError(absl::StrCat("reload failed, still serving the previous configuration: ",
+                          state.status().message()));
+    return;
+  }
+  ++generation_;
+  std::vector<std::string> kids;
+  for (const auto& key : (*state)->keys->keys()) {
+    kids.push_back(key->kid());
+  }
+  config_ = *std::move(next);
+  state_->Publish(*std::move(state));
+  SendToShards(kShardWake);
+  LogInfo(absl::StrCat("reloaded configuration, keys and certificate (generation ", generation_,
+                       ", kids ", absl::StrJoin(kids, ","), ")"));
+}
+
+int Server::Run() {
+  const sigset_t set = ControlSignals();
+  const auto rotation = std::chrono::seconds(std::max(60, config_.tls.ticket_key_rotation_s));
+  auto next_rotation = std::chrono::steady_clock::now() + rotation;
+  bool failed = false;
+  while (true) {
+    timespec ts{1, 0};
+    siginfo_t info;
+    const int sig = sigtimedwait(&set, &info, &ts);
+    if (sig == SIGHUP) {
+      LogInfo("SIGHUP: reloading");
+      Reload();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      LogInfo(absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                           ": shutting down, finishing requests in flight (grace ",
+                           config_.server.shutdown_grace_ms, " ms)"));
+      break;
+    }
+    if (ready_->failed()) {
+      LogError("a shard stopped after a failure; shutting down");
+      failed = true;
+      break;
+    }
+    if (need_tls_ && std::chrono::steady_clock::now() >= next_rotation) {
+      ticket_keys_->Rotate();
+      next_rotation += rotation;
+    }
+  }
+  StopShards(kShardDrain);
+  for (const auto& shard : shards_) {
+    if (!shard->status().ok()) {
+      failed = true;
+    }
+  }
+  LogInfo(failed ? "stopped after a failure" : "stopped");
+  return failed ? 1 : 0;
+}
+
+}  // namespace ringward::server
