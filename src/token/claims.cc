@@ -7,20 +7,11 @@
 #endif
 
 #include "ringward/base/json.h"
+#include "token/json_document.h"
 
 namespace ringward::token {
 namespace {
 
-VerifyReason FromJsonError(json::JsonError e) {
-  switch (e) {
-    case json::JsonError::kOk:
-      return VerifyReason::kOk;
-    case json::JsonError::kDuplicateMember:
-      return VerifyReason::kDuplicateMember;
-    default:
-      return VerifyReason::kBadJson;
-  }
-}
 
 // The fast paths below read scalars straight from the raw JSON token, which simdjson has
 // already checked for string structure, UTF-8 and unescaped control characters in stage 1.
@@ -255,12 +246,9 @@ inline uint32_t RegisteredClaimBit(std::string_view name) {
 VerifyReason ParseClaims(simdjson::ondemand::parser& parser, const uint8_t* json, size_t len,
                          Claims* claims) {
   simdjson::ondemand::document doc;
-  if (parser.iterate(json, len, len + simdjson::SIMDJSON_PADDING).get(doc) != simdjson::SUCCESS) {
-    return VerifyReason::kBadJson;
-  }
   simdjson::ondemand::object object;
-  if (doc.get_object().get(object) != simdjson::SUCCESS) {
-    return VerifyReason::kBadJson;
+  if (VerifyReason r = OpenObject(parser, json, len, &doc, &object); r != VerifyReason::kOk) {
+    return r;
   }
   claims->present = 0;
   claims->aud_count = 0;

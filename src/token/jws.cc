@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "ringward/base/json.h"
+#include "token/json_document.h"
 
 namespace ringward::token {
 namespace {
@@ -30,16 +31,6 @@ bool IsForbiddenHeaderMember(std::string_view name) {
          name == "x5u" || name == "x5c" || name == "enc";
 }
 
-VerifyReason FromJsonError(json::JsonError e) {
-  switch (e) {
-    case json::JsonError::kOk:
-      return VerifyReason::kOk;
-    case json::JsonError::kDuplicateMember:
-      return VerifyReason::kDuplicateMember;
-    default:
-      return VerifyReason::kBadJson;
-  }
-}
 
 }  // namespace
 
@@ -70,12 +61,9 @@ VerifyReason SplitCompact(std::string_view token, CompactParts* parts) {
 VerifyReason ParseJoseHeader(simdjson::ondemand::parser& parser, const uint8_t* json, size_t len,
                              JoseHeader* header) {
   simdjson::ondemand::document doc;
-  if (parser.iterate(json, len, len + simdjson::SIMDJSON_PADDING).get(doc) != simdjson::SUCCESS) {
-    return VerifyReason::kBadJson;
-  }
   simdjson::ondemand::object object;
-  if (doc.get_object().get(object) != simdjson::SUCCESS) {
-    return VerifyReason::kBadJson;
+  if (VerifyReason r = OpenObject(parser, json, len, &doc, &object); r != VerifyReason::kOk) {
+    return r;
   }
   json::DuplicateTracker seen;
   bool has_alg = false;
