@@ -159,6 +159,9 @@ void RenderMetrics(std::span<const ShardMetrics> shards, bool ready, std::string
       {"connections_rejected_total", "counter",
        "Connections closed at once because the shard's connection limit was reached.",
        &ShardMetrics::rejected},
+      {"recv_buffers_exhausted_total", "counter",
+       "Receives that found the provided-buffer ring empty (re-armed as buffers came back).",
+       &ShardMetrics::recv_starved},
   };
   for (const Simple& s : kSimple) {
     Family(out, s.name, s.type, s.help);

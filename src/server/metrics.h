@@ -15,6 +15,7 @@
 //   claim_headers_omitted_total                configured claim headers left out (unsafe value)
 //   tls_handshakes_total, tls_handshakes_resumed_total, tls_handshake_failures_total
 //   connections_accepted_total, connections_rejected_total (per-shard limit reached)
+//   recv_buffers_exhausted_total               receives that found no provided buffer
 //   connections_timed_out_total{phase="header"|"idle"}
 //   open_connections                           gauge
 //   shards, ready                              gauges (no per-shard series)
@@ -62,6 +63,7 @@ struct alignas(64) ShardMetrics {
   concurrent::OwnedCounter tls_failures;
   concurrent::OwnedCounter accepted;
   concurrent::OwnedCounter rejected;
+  concurrent::OwnedCounter recv_starved;
   concurrent::OwnedCounter header_timeouts;
   concurrent::OwnedCounter idle_timeouts;
   concurrent::OwnedGauge open_connections;

@@ -1,5 +1,6 @@
 #include "server/shard.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -26,11 +27,6 @@ constexpr uint32_t kNil = ~uint32_t{0};
 constexpr uint32_t kNoConn = uring::UserData::kMaxIndex;
 constexpr unsigned kSqEntries = 1024;
 constexpr uint16_t kRecvGroup = 0;
-// Provided receive buffers. Each buffer goes back to the kernel as soon as the completion that
-// filled it has been handled, so only connections whose data arrived in the same loop turn hold
-// one; the group is sized for bursts of that, not for every open connection.
-constexpr uint32_t kRecvBufferCount = 512;
-constexpr uint32_t kRecvBufferSize = 16 * 1024;
 constexpr size_t kPoolBlockSize = 16 * 1024;
 constexpr size_t kPoolPreallocate = 64;
 constexpr size_t kPlaintextChunk = 16 * 1024;
@@ -84,14 +80,17 @@ struct Shard::Conn {
   bool recv_paused = false;
   bool starved = false;
   bool close_submitted = false;
+  bool tls_shutdown = false;  // close_notify queued
   ByteBuffer in;
   ByteBuffer out;
   std::unique_ptr<tls::TlsSession> session;
 };
 
-Shard::Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const ShardShared& shared)
+Shard::Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const ShardShared& shared,
+             const ShardTuning& tuning)
     : index_(index),
       cpu_(cpu),
+      tuning_(tuning),
       listeners_(std::move(listeners)),
       accept_armed_(listeners_.size(), false),
       shared_(shared),
@@ -138,6 +137,9 @@ void Shard::ReadClock() {
 }
 
 absl::Status Shard::Setup() {
+  // Named for top, perf and core dumps: "rw-shard-3".
+  const std::string name = absl::StrCat("rw-shard-", index_);
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   if (cpu_ >= 0) {
     if (absl::Status s = uring::PinCurrentThreadToCpu(cpu_); !s.ok()) {
       LogWarning(absl::StrCat("shard ", index_, ": cannot pin to cpu ", cpu_, ": ",
@@ -150,7 +152,8 @@ absl::Status Shard::Setup() {
   }
   ring_ = std::make_unique<uring::Ring>(*std::move(ring));
   absl::StatusOr<uring::BufferRing> buffers =
-      uring::BufferRing::Create(*ring_, kRecvGroup, kRecvBufferCount, kRecvBufferSize);
+      uring::BufferRing::Create(*ring_, kRecvGroup, tuning_.recv_buffer_count,
+                                 tuning_.recv_buffer_size);
   if (!buffers.ok()) {
     return buffers.status();
   }
@@ -385,7 +388,12 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
   }
   if (cqe.res < 0) {
     if (cqe.res != -ECANCELED && !draining_) {
-      LogWarning(absl::StrCat("shard ", index_, ": accept failed: ", std::strerror(-cqe.res)));
+      // Out of descriptors or memory: say so at most once a second, and back off when the
+      // multishot accept ended.
+      if (now_ms_ - last_accept_warning_ms_ >= 1000) {
+        last_accept_warning_ms_ = now_ms_;
+        LogWarning(absl::StrCat("shard ", index_, ": accept failed: ", std::strerror(-cqe.res)));
+      }
       if (!accept_armed_[listener]) {
         accept_retry_at_ms_ = now_ms_ + kAcceptRetryMs;
       }
@@ -474,9 +482,11 @@ void Shard::OnRecv(const io_uring_cqe& cqe) {
       case ConnState::kOpen:
         if (IsIdle(c)) {
           Abort(c);
-        } else {
-          // The client finished sending; answer what it asked and close.
+        } else if (!c.blocked) {
+          // The client finished sending; answer what it asked and close. (When blocked, the
+          // requests still buffered are answered first: see OnSend.)
           CloseAfterFlush(c);
+          Flush(c);
         }
         break;
       case ConnState::kLingering:
@@ -486,6 +496,7 @@ void Shard::OnRecv(const io_uring_cqe& cqe) {
         break;
     }
   } else if (cqe.res == -ENOBUFS) {
+    metrics_->recv_starved.Inc();
     if (c.state != ConnState::kClosing && !c.starved && starved_.size() < starved_.capacity()) {
       c.starved = true;
       starved_.push_back((uint64_t{c.generation} << 32) | static_cast<uint32_t>(&c - conns_.get()));
@@ -500,7 +511,18 @@ void Shard::OnRecv(const io_uring_cqe& cqe) {
        c.state == ConnState::kClosingAfterFlush || c.state == ConnState::kShutdown)) {
     ArmRecv(c, /*poll_first=*/false);
   }
+  MaybeResumeReading(c);
   MaybeRelease(c);
+}
+
+void Shard::MaybeResumeReading(Conn& c) {
+  // The recv cancelled by Feed must have ended (recv_armed false) before a new one is armed
+  // under the same user_data.
+  if (c.recv_paused && !c.blocked && !c.recv_armed && !c.peer_eof &&
+      c.state == ConnState::kOpen && c.in.size() <= kPauseInput) {
+    c.recv_paused = false;
+    ArmRecv(c, /*poll_first=*/true);
+  }
 }
 
 void Shard::RearmStarved() {
@@ -559,6 +581,9 @@ void Shard::DrainTls(Conn& c) {
     }
     if (r.status == tls::TlsIoStatus::kClosed) {
       c.peer_eof = true;  // close_notify: nothing more will come
+      if (c.blocked) {
+        break;  // answer the buffered requests first (OnSend closes afterwards)
+      }
     }
     // kClosed or kError: send what is pending (our close_notify, or the alert that says why the
     // handshake failed) and close.
@@ -715,6 +740,11 @@ void Shard::Flush(Conn& c) {
       }
       break;
     }
+    if (c.state == ConnState::kClosingAfterFlush && c.out.empty() && !c.tls_shutdown) {
+      // close_notify goes after the last response (a no-op before the handshake finished).
+      c.session->Shutdown();
+      c.tls_shutdown = true;
+    }
     if (!c.send_inflight) {
       const std::span<const uint8_t> pending = c.session->PendingCiphertext();
       if (!pending.empty()) {
@@ -764,14 +794,15 @@ void Shard::OnSend(const io_uring_cqe& cqe) {
     c.blocked = false;
     ProcessInput(c);
   }
-  if (c.recv_paused && !c.blocked && c.state == ConnState::kOpen && c.in.size() <= kPauseInput &&
-      c.inflight == 0) {
-    // Resume reading only once the cancelled recv has ended (nothing else is in flight now).
-    c.recv_paused = false;
-    ArmRecv(c, /*poll_first=*/true);
+  if (c.peer_eof && !c.blocked && c.state == ConnState::kOpen) {
+    CloseAfterFlush(c);  // the client half-closed while its requests waited: all answered now
   }
+  MaybeResumeReading(c);
   Flush(c);
   UpdateTimer(c);
+  if (draining_ && IsIdle(c)) {
+    Abort(c);  // its last response is out; nothing else will come during a drain
+  }
   MaybeRelease(c);
 }
 
@@ -781,11 +812,8 @@ void Shard::CloseAfterFlush(Conn& c) {
   }
   c.state = ConnState::kClosingAfterFlush;
   c.blocked = false;
-  if (c.tls) {
-    c.session->Shutdown();  // close_notify after the queued responses (no-op before handshake)
-  }
-  // |in| is released by the caller that may still be reading from it (ProcessInput), or here
-  // when nobody is.
+  // |in| is released by the caller that may still be reading from it (ProcessInput), or by
+  // StartShutdown. Flush queues the TLS close_notify once every response is in the session.
 }
 
 void Shard::StartShutdown(Conn& c) {
@@ -849,6 +877,7 @@ void Shard::OnOpDone(const io_uring_cqe& cqe) {
     return;  // a listener cancel or the close of a refused connection
   }
   --found->inflight;
+  MaybeResumeReading(*found);
   MaybeRelease(*found);
 }
 

@@ -76,10 +76,21 @@ struct ShardShared {
   concurrent::ReadyLatch* ready = nullptr;
 };
 
+// ShardTuning holds sizes that are not configuration but engineering choices; tests shrink
+// them to reach rare paths (a provided-buffer ring running dry).
+struct ShardTuning {
+  // Provided receive buffers (a power of two). Each goes back to the kernel as soon as the
+  // completion that filled it has been handled, so only connections whose data arrived in the
+  // same loop turn hold one: the group is sized for bursts of that, not for every connection.
+  uint32_t recv_buffer_count = 512;
+  uint32_t recv_buffer_size = 16 * 1024;
+};
+
 class Shard {
  public:
   // |cpu| < 0: do not pin.
-  Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const ShardShared& shared);
+  Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const ShardShared& shared,
+        const ShardTuning& tuning = ShardTuning());
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -125,6 +136,7 @@ class Shard {
   void ArmRecv(Conn& c, bool poll_first);
   void RecycleBuffer(uint16_t bid);
   void RearmStarved();
+  void MaybeResumeReading(Conn& c);
   void OnData(Conn& c, const uint8_t* data, size_t n);
   void DrainTls(Conn& c);
   void Feed(Conn& c, const char* data, size_t n);
@@ -147,6 +159,7 @@ class Shard {
 
   const int index_;
   const int cpu_;
+  const ShardTuning tuning_;
   std::vector<ListenerSpec> listeners_;
   std::vector<bool> accept_armed_;
   ShardShared shared_;
@@ -166,6 +179,7 @@ class Shard {
   int64_t open_ = 0;
   int accepts_active_ = 0;
   int64_t accept_retry_at_ms_ = 0;
+  int64_t last_accept_warning_ms_ = -1000000;
 
   std::shared_ptr<const ServingState> state_;
   uint64_t state_version_ = ~uint64_t{0};
