@@ -231,8 +231,10 @@ void Worker::Run(int64_t t0_ns) {
     }
     if (stopping_ && drain_deadline == 0) {
       stats_.window_ns = std::min(now_ns_, end_ns_) - t0_ns;
-      if (open && plan_.max_requests == 0 && next_due_ns_ >= end_ns_) {
-        stats_.window_ns = plan_.duration_ns;  // the schedule ran to its end
+      if (open) {
+        // The schedule's own length: one interval per request that came due.
+        stats_.window_ns = std::min(
+            plan_.duration_ns, static_cast<int64_t>(static_cast<double>(issued_) * interval_ns));
       }
       drain_deadline = std::max(now_ns_, end_ns_) + plan_.timeout_ns;
     }

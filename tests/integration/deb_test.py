@@ -190,13 +190,16 @@ class DebPackageTest(unittest.TestCase):
                              "/usr/lib/systemd/system/ringward.socket") if os.path.exists(u)]
         if not units:
             units = ["/lib/systemd/system/ringward.service", "/lib/systemd/system/ringward.socket"]
-        proc = run(["systemd-analyze", "verify", *units], check=False)
+        man = [] if shutil.which("man") else ["--man=no"]
+        proc = run(["systemd-analyze", "verify", *man, *units], check=False)
         self.assertEqual((proc.returncode, proc.stderr.strip()), (0, ""))
         proc = run(["systemd-analyze", "security", "--offline=yes", "--threshold=20", units[0]],
                    check=False)
         self.assertEqual(proc.returncode, 0, proc.stdout[-2000:])
 
     def test_man_page_is_found(self):
+        if shutil.which("man") is None:
+            self.skipTest("man-db is not installed")
         proc = run(["man", "-w", "ringward"], check=False)
         self.assertEqual(proc.stdout.strip(), "/usr/share/man/man8/ringward.8.gz")
 

@@ -109,7 +109,9 @@ class SystemdUnitsTest(unittest.TestCase):
 
     def test_units_verify_without_a_warning(self):
         service, socket, man_path = self.staged_units()
-        proc = run(["systemd-analyze", "verify", service, socket],
+        # verify also opens Documentation=man:ringward(8) with man(1), when there is one.
+        man = [] if shutil.which("man") else ["--man=no"]
+        proc = run(["systemd-analyze", "verify", *man, service, socket],
                    env=dict(os.environ, MANPATH=man_path))
         # verify exits 0 on "Unknown key ..., ignoring" too: any output at all is a failure.
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -117,10 +119,10 @@ class SystemdUnitsTest(unittest.TestCase):
 
     def test_verify_catches_a_broken_unit(self):
         # The check above is only worth something if verify complains about a bad key here.
-        service, _, man_path = self.staged_units()
+        service, _, _ = self.staged_units()
         with open(service, "a") as f:
             f.write("[Service]\nWatchdogSecs=10s\n")
-        proc = run(["systemd-analyze", "verify", service], env=dict(os.environ, MANPATH=man_path))
+        proc = run(["systemd-analyze", "verify", "--man=no", service])
         self.assertIn("WatchdogSecs", proc.stderr)
 
     def test_security_exposure_is_ok_or_better(self):
