@@ -41,7 +41,7 @@ Workload
                           verify   GET /v1/verify with Authorization: Bearer from a token pool
                           bulk     POST /v1/verify, --batch tokens per request, one per line
                           issue    POST /oauth2/token, client_credentials, HTTP Basic
-                          revoke   POST --admin-url with {"jti":...} and --admin-token, or
+                          revoke   POST --admin-url with {"jti":...,"exp":...} and --admin-token, or
                                    POST /oauth2/revoke (RFC 7009) on the URL's origin
                           mixed    verify=98,issue=1,revoke=1
                           (default static). verify and bulk use the URL's path when it is not

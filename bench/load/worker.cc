@@ -122,8 +122,11 @@ absl::Status Worker::Setup() {
   for (int t = 1; t < targets; ++t) {
     const uint64_t w = workload_.TargetWeight(t);
     int n = static_cast<int>((static_cast<uint64_t>(plan_.connections) * w + total / 2) / total);
-    // Every target with work gets a connection, and target 0 keeps at least one.
-    const int most = std::max(plan_.connections - 1 - assigned, 0);
+    // Every target with work gets a connection, and target 0 keeps at least one when it has
+    // work (with --workload revoke and --admin-url it has none: every request goes to the admin
+    // listener, and one sent to the public URL would only count a 404).
+    const int keep0 = workload_.TargetWeight(0) > 0 ? 1 : 0;
+    const int most = std::max(plan_.connections - keep0 - assigned, 0);
     n = std::clamp(n, std::min(w > 0 ? 1 : 0, most), most);
     per_target[static_cast<size_t>(t)] = n;
     assigned += n;

@@ -293,8 +293,14 @@ absl::StatusOr<Workload> Workload::Create(const Options& o) {
         o.admin_token.empty() ? std::string()
                               : absl::StrCat("Authorization: Bearer ", o.admin_token, "\r\n"),
         "Content-Type: application/json\r\nContent-Length: ");
+    // The admin API keeps a jti revocation until the token's exp has passed; these jtis name
+    // no real token, so they get the lifetime minted tokens would have.
+    const int64_t exp = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        o.ttl_s;
     w.revoke_body_prefix_ = "{\"jti\":\"";
-    w.revoke_body_suffix_ = "\"}";
+    w.revoke_body_suffix_ = absl::StrCat("\",\"exp\":", exp, "}");
   } else {
     w.revoke_head_prefix_ = absl::StrCat(
         "POST /oauth2/revoke HTTP/1.1\r\n", host, basic,

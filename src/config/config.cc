@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -182,6 +185,48 @@ std::string ReadableFileProblem(const std::string& path) {
   return "";
 }
 
+// ExpandCredentials replaces ${CREDENTIALS_DIRECTORY} (or $CREDENTIALS_DIRECTORY) in a path
+// with that environment variable: the directory where systemd puts the service's LoadCredential=
+// copies (/run/credentials/ringward.service), so a config can name them without knowing the
+// unit's name. A Section::Validator: "" when fine, else what is wrong.
+std::string ExpandCredentials(std::string* value) {
+  static constexpr std::string_view kBraced = "${CREDENTIALS_DIRECTORY}";
+  static constexpr std::string_view kBare = "$CREDENTIALS_DIRECTORY";
+  if (value->find(kBare.substr(0, 2)) == std::string::npos &&
+      value->find(kBraced.substr(0, 2)) == std::string::npos) {
+    return "";
+  }
+  const char* directory = ::getenv("CREDENTIALS_DIRECTORY");
+  std::string out;
+  size_t i = 0;
+  while (i < value->size()) {
+    std::string_view rest = std::string_view(*value).substr(i);
+    size_t matched = 0;
+    if (rest.substr(0, kBraced.size()) == kBraced) {
+      matched = kBraced.size();
+    } else if (rest.substr(0, kBare.size()) == kBare &&
+               (rest.size() == kBare.size() ||
+                !(std::isalnum(static_cast<unsigned char>(rest[kBare.size()])) ||
+                  rest[kBare.size()] == '_'))) {
+      matched = kBare.size();
+    }
+    if (matched == 0) {
+      out.push_back((*value)[i++]);
+      continue;
+    }
+    if (directory == nullptr || *directory == '\0') {
+      return absl::StrCat(Quote(*value),
+                          " uses $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for a "
+                          "service with LoadCredential=; outside one, set it or name the file "
+                          "directly");
+    }
+    out.append(directory);
+    i += matched;
+  }
+  *value = std::move(out);
+  return "";
+}
+
 // InetAddressProblem returns "" when |s| is "<numeric IPv4>:<port>" or "[<numeric IPv6>]:<port>"
 // with a port from 0 to 65535, and otherwise what is wrong with it. Host names are refused on
 // purpose: resolving them at start would make the listening address depend on DNS.
@@ -333,6 +378,29 @@ class Section {
     } else {
       TypeError(key, *node, "a boolean (true or false)");
     }
+  }
+
+  // Fraction reads a number from 0 to 1 (a float, or the integers 0 and 1).
+  void Fraction(std::string_view key, double* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return;
+    }
+    double value;
+    if (const auto* f = node->as_floating_point()) {
+      value = f->get();
+    } else if (const auto* i = node->as_integer()) {
+      value = static_cast<double>(i->get());
+    } else {
+      TypeError(key, *node, "a number from 0.0 to 1.0");
+      return;
+    }
+    if (!(value >= 0.0 && value <= 1.0)) {
+      problems_->Add(LineOf(node->source()),
+                     absl::StrCat(Label(key), ": must be between 0.0 and 1.0, got ", value));
+      return;
+    }
+    *out = value;
   }
 
   void String(std::string_view key, std::string* out, const Validator& validate = nullptr) {
@@ -780,6 +848,44 @@ void CheckCrossKeys(const Config& config, const Section& server, const Section& 
   }
 }
 
+// CheckAdmin checks the admin listener against the rest: it needs the data directory (the
+// revocation log lives there), must not take a public listener's address, and its token file
+// must be readable.
+void CheckAdmin(const Config& config, const Section& admin, Problems* problems) {
+  const AdminConfig& a = config.admin;
+  if (!a.listen.empty() && config.data_dir.empty()) {
+    problems->Add(admin.KeyLine("listen"),
+                  "[admin] listen needs data_dir: revocations made through the admin API are "
+                  "kept in a write-ahead log in <data_dir>/wal; set data_dir = "
+                  "\"/var/lib/ringward\" at the top level (before any [section])");
+  }
+  for (size_t i = 0; i < a.listen.size(); ++i) {
+    const std::string& address = a.listen[i];
+    if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0) {
+      continue;
+    }
+    for (const std::vector<std::string>* public_listeners :
+         {&config.server.listen, &config.server.plain_listen}) {
+      for (const std::string& p : *public_listeners) {
+        if (p == address) {
+          problems->Add(admin.KeyLine("listen"),
+                        absl::StrCat("[admin] listen[", i, "]: ", Quote(address),
+                                     " is also a [server] listener; the admin API needs an "
+                                     "address of its own (e.g. \"127.0.0.1:8444\")"));
+        }
+      }
+    }
+  }
+  if (!a.token_file.empty()) {
+    const std::string problem = ReadableFileProblem(a.token_file);
+    if (!problem.empty()) {
+      problems->Add(admin.KeyLine("token_file"),
+                    absl::StrCat("[admin] token_file: cannot read ", Quote(a.token_file), ": ",
+                                 problem));
+    }
+  }
+}
+
 // TomlString writes |s| as a TOML basic string.
 std::string TomlString(std::string_view s) {
   std::string out = "\"";
@@ -839,6 +945,17 @@ std::string TomlStringArray(const std::vector<std::string>& values) {
 
 const char* TomlBool(bool b) { return b ? "true" : "false"; }
 
+// TomlFloat writes |d| so that TOML reads it back as a float ("0.0", not "0").
+std::string TomlFloat(double d) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", d);
+  std::string out = text;
+  if (out.find_first_of(".eEn") == std::string::npos) {
+    out += ".0";
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& path) {
@@ -873,17 +990,18 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   server.Size("max_head_bytes", &s.max_head_bytes, 1024, 65536);
   server.Size("max_body_bytes", &s.max_body_bytes, 0, kMaxBodyBytes);
   server.Bool("metrics_on_public", &s.metrics_on_public);
+  server.Fraction("access_log_sample", &s.access_log_sample);
 
   Section tls = SubSection(&root, &problems, &known, "tls");
-  tls.String("certificate", &config.tls.certificate);
-  tls.String("private_key", &config.tls.private_key);
+  tls.String("certificate", &config.tls.certificate, ExpandCredentials);
+  tls.String("private_key", &config.tls.private_key, ExpandCredentials);
   config.tls.certificate = ResolvePath(base_dir, config.tls.certificate);
   config.tls.private_key = ResolvePath(base_dir, config.tls.private_key);
   tls.Int("ticket_key_rotation_s", &config.tls.ticket_key_rotation_s, 1, 7 * 86400);
 
   Section tokens = SubSection(&root, &problems, &known, "tokens");
   TokensConfig& t = config.tokens;
-  tokens.String("keys", &t.keys);
+  tokens.String("keys", &t.keys, ExpandCredentials);
   t.keys = ResolvePath(base_dir, t.keys);
   tokens.StringArray("issuers", &t.issuers, NonEmptyTextProblem);
   tokens.StringArray("audiences", &t.audiences, NonEmptyTextProblem);
@@ -894,11 +1012,27 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   tokens.Size("bulk_max_tokens", &t.bulk_max_tokens, 1, 1000000);
   ReadClaimHeaders(&tokens, &problems, &t);
 
-  for (const Section* section : {&root, &server, &tls, &tokens}) {
+  Section admin = SubSection(&root, &problems, &known, "admin");
+  admin.StringArray("listen", &config.admin.listen,
+                    [&base_dir](std::string* v) { return PlainListenProblem(base_dir, v); });
+  admin.String("token_file", &config.admin.token_file, ExpandCredentials);
+  config.admin.token_file = ResolvePath(base_dir, config.admin.token_file);
+
+  Section revocation = SubSection(&root, &problems, &known, "revocation");
+  RevocationConfig& r = config.revocation;
+  revocation.Size("expected_revocations", &r.expected_revocations, 1024, int64_t{1} << 32);
+  revocation.Size("segment_bytes", &r.segment_bytes, 4096, int64_t{1} << 30);
+  revocation.Int("compaction_interval_s", &r.compaction_interval_s, 0, 30 * 86400);
+  revocation.Int("compaction_segments", &r.compaction_segments, 0, 100000);
+  revocation.Int("expire_interval_s", &r.expire_interval_s, 1, 86400);
+  revocation.Size("bulk_max", &r.bulk_max, 1, 1000000);
+
+  for (const Section* section : {&root, &server, &tls, &tokens, &admin, &revocation}) {
     section->ReportUnknown();
   }
   if (problems.empty()) {
     CheckCrossKeys(config, server, tls, tokens, &problems);
+    CheckAdmin(config, admin, &problems);
   }
   if (!problems.empty()) {
     return problems.ToStatus();
@@ -983,6 +1117,7 @@ std::string RenderEffectiveConfig(const Config& config) {
   absl::StrAppend(&out, "max_head_bytes = ", s.max_head_bytes, "\n");
   absl::StrAppend(&out, "max_body_bytes = ", s.max_body_bytes, "\n");
   absl::StrAppend(&out, "metrics_on_public = ", TomlBool(s.metrics_on_public), "\n");
+  absl::StrAppend(&out, "access_log_sample = ", TomlFloat(s.access_log_sample), "\n");
 
   absl::StrAppend(&out, "\n[tls]\n");
   absl::StrAppend(&out, "certificate = ", TomlString(tls.certificate), "\n");
@@ -1004,6 +1139,20 @@ std::string RenderEffectiveConfig(const Config& config) {
                     TomlString(t.claim_headers[i].second));
   }
   out += t.claim_headers.empty() ? "}\n" : " }\n";
+
+  const AdminConfig& a = config.admin;
+  absl::StrAppend(&out, "\n[admin]\n");
+  absl::StrAppend(&out, "listen = ", TomlStringArray(a.listen), "\n");
+  absl::StrAppend(&out, "token_file = ", TomlString(a.token_file), "\n");
+
+  const RevocationConfig& r = config.revocation;
+  absl::StrAppend(&out, "\n[revocation]\n");
+  absl::StrAppend(&out, "expected_revocations = ", r.expected_revocations, "\n");
+  absl::StrAppend(&out, "segment_bytes = ", r.segment_bytes, "\n");
+  absl::StrAppend(&out, "compaction_interval_s = ", r.compaction_interval_s, "\n");
+  absl::StrAppend(&out, "compaction_segments = ", r.compaction_segments, "\n");
+  absl::StrAppend(&out, "expire_interval_s = ", r.expire_interval_s, "\n");
+  absl::StrAppend(&out, "bulk_max = ", r.bulk_max, "\n");
   return out;
 }
 

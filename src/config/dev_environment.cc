@@ -19,6 +19,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "openssl/rand.h"
+#include "ringward/base/base64url.h"
 #include "ringward/base/fd.h"
 #include "ringward/config/config.h"
 #include "ringward/net/tls/self_signed.h"
@@ -47,6 +49,10 @@ private_key = "key.pem"
 keys = "keys.json"
 issuers = ["https://ringward.local"]
 audiences = ["edge-api"]
+
+[admin]
+listen = ["127.0.0.1:8444"]
+token_file = "admin-token"
 )";
 
 absl::Status ErrnoStatus(int err, std::string_view what, const std::string& path) {
@@ -147,6 +153,21 @@ absl::Status EnsureKeys(const std::string& path) {
   return WriteNewFile(path, keys.ToJwks(/*include_private=*/true));
 }
 
+// EnsureAdminToken writes a random admin bearer token (32 bytes, base64url) unless one exists.
+absl::Status EnsureAdminToken(const std::string& path) {
+  if (Exists(path)) {
+    return absl::OkStatus();
+  }
+  uint8_t random[32];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return absl::InternalError("cannot make an admin token: the random generator failed");
+  }
+  std::string token = Base64UrlEncode(
+      std::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
+  token.push_back('\n');
+  return WriteNewFile(path, token);
+}
+
 absl::Status EnsureCertificate(const std::string& cert_path, const std::string& key_path) {
   // The two belong together: when either is missing, make a fresh pair.
   if (Exists(cert_path) && Exists(key_path)) {
@@ -176,6 +197,9 @@ absl::StatusOr<Config> PrepareDevEnvironment(const std::string& dir_in) {
   }
   if (status.ok()) {
     status = EnsureCertificate(dir + "/cert.pem", dir + "/key.pem");
+  }
+  if (status.ok()) {
+    status = EnsureAdminToken(dir + "/admin-token");
   }
   const std::string config_path = dir + "/ringward.toml";
   if (status.ok() && !Exists(config_path)) {

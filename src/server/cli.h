@@ -1,7 +1,8 @@
 // server/cli.h: the ringward command line, one function per subcommand family.
 //
 // Each Run* function takes the arguments after its subcommand and returns the process exit
-// code (0 success, 1 the operation failed, e.g. an invalid token, 2 a usage error).
+// code (0 success, 1 the operation failed, e.g. an invalid token, 2 a usage error, and for
+// `serve` kExitConfig when the configuration keeps it from starting).
 #ifndef RINGWARD_SERVER_CLI_H_
 #define RINGWARD_SERVER_CLI_H_
 
@@ -13,9 +14,16 @@ namespace ringward::cli {
 
 using Args = std::vector<std::string_view>;
 
+// kExitConfig is EX_CONFIG from sysexits.h: `serve` cannot start because of its configuration.
+// ringward.service has RestartPreventExitStatus=78: restarting would fail the same way.
+inline constexpr int kExitConfig = 78;
+
 int RunKeygen(const Args& args);
 int RunToken(const Args& args);
 int RunServe(const Args& args);
+int RunConfig(const Args& args);  // cli_config.cc: `config check`
+int RunRevoke(const Args& args);  // cli_admin.cc
+int RunWal(const Args& args);     // cli_admin.cc
 
 // ArgParser walks "--name value" / "--flag" pairs and positional arguments.
 class ArgParser {

@@ -19,8 +19,10 @@
 #include "ringward/token/key.h"
 #include "ringward/token/signer.h"
 #include "server/cli.h"
+#include "server/cli_overrides.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/systemd_notify.h"
 
 namespace ringward::cli {
 
@@ -32,8 +34,10 @@ int ServeUsage(std::string_view message) {
   return 2;
 }
 
-// MintDevToken signs a one-hour access token with the dev key, for the curl example.
-absl::StatusOr<std::string> MintDevToken(const config::Config& config) {
+// MintDevToken signs a one-hour access token with the dev key, for the curl example, and
+// returns its jti and exp for the revoke example.
+absl::StatusOr<std::string> MintDevToken(const config::Config& config, std::string* jti,
+                                         int64_t* exp) {
   absl::StatusOr<token::KeySet> keys = token::KeySet::FromFile(config.tokens.keys);
   if (!keys.ok()) {
     return keys.status();
@@ -61,10 +65,9 @@ absl::StatusOr<std::string> MintDevToken(const config::Config& config) {
     claims.append(",\"aud\":");
     json::AppendJsonString(&claims, config.tokens.audiences[0]);
   }
-  absl::StrAppend(&claims, ",\"iat\":", now, ",\"exp\":", now + 3600, ",\"jti\":\"",
-                  Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(random),
-                                                   sizeof(random))),
-                  "\"}");
+  *jti = Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
+  *exp = now + 3600;
+  absl::StrAppend(&claims, ",\"iat\":", now, ",\"exp\":", *exp, ",\"jti\":\"", *jti, "\"}");
   return token::SignCompact(*key, claims, config.tokens.access_token_profile ? "at+jwt" : "JWT");
 }
 
@@ -82,7 +85,9 @@ std::string Relative(const std::string& path) {
 }
 
 void PrintDevInstructions(const config::Config& config, const server::Server& server) {
-  absl::StatusOr<std::string> token = MintDevToken(config);
+  std::string jti;
+  int64_t exp = 0;
+  absl::StatusOr<std::string> token = MintDevToken(config, &jti, &exp);
   if (!token.ok()) {
     server::LogWarning(absl::StrCat("cannot mint a sample token: ", token.status().message()));
     return;
@@ -101,84 +106,115 @@ void PrintDevInstructions(const config::Config& config, const server::Server& se
                   l.address.c_str());
     }
   }
-  std::printf("\nThe token is valid for one hour (sub dev-user). Stop with Ctrl-C.\n");
+  std::printf("\nThe token is valid for one hour (sub dev-user).");
+  if (!server.admin_listeners().empty() && !config.admin.token_file.empty()) {
+    const std::string& admin = server.admin_listeners()[0];
+    const std::string token_file = Relative(config.admin.token_file);
+    std::printf(" Revoke it (durable in %s/wal) and try again:\n\n",
+                Relative(config.data_dir).c_str());
+    if (admin.substr(0, 5) == "unix:") {
+      std::printf("  curl --unix-socket %s", admin.substr(5).c_str());
+    } else {
+      std::printf("  curl");
+    }
+    std::printf(" -H \"Authorization: Bearer $(cat %s)\" -H \"Content-Type: application/json\" "
+                "-d '{\"jti\":\"%s\",\"exp\":%lld}' http://%s/admin/revocations\n",
+                token_file.c_str(), jti.c_str(), static_cast<long long>(exp),
+                admin.substr(0, 5) == "unix:" ? "localhost" : admin.c_str());
+    std::printf("  ringward revoke --admin %s%s --token-file %s --jti %s --exp %lld\n",
+                admin.substr(0, 5) == "unix:" ? "" : "http://", admin.c_str(), token_file.c_str(),
+                jti.c_str(), static_cast<long long>(exp));
+  }
+  std::printf("\nStop with Ctrl-C.\n");
   std::fflush(stdout);
 }
 
-bool ParseShards(std::string_view text, int* out) {
-  int n = 0;
-  if (!absl::SimpleAtoi(ToAbsl(text), &n) || n < 0 || n > 4096) {
-    return false;
+// StartFailureExitCode is 78 (EX_CONFIG) when the configuration is what is wrong, so that
+// systemd does not restart a service that would fail the same way (RestartPreventExitStatus=78
+// in ringward.service), and 1 for everything a restart may cure (an address still in use).
+int StartFailureExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:  // a bad value, key file, certificate, socket
+    case absl::StatusCode::kNotFound:         // a file the config names
+      return kExitConfig;
+    default:
+      return 1;
   }
-  *out = n;
-  return true;
+}
+
+// LogStartFailure logs one line per problem (config errors come one per line) and tells
+// systemd why, for `systemctl status`.
+void LogStartFailure(std::string_view event, const absl::Status& status) {
+  for (absl::string_view line : absl::StrSplit(status.message(), '\n')) {
+    server::LogEvent(server::LogPriority::kError, event, {{"error", ToStd(line)}});
+  }
+  const absl::string_view message = status.message();
+  server::SystemdNotifier().Status(
+      absl::StrCat("failed to start: ", message.substr(0, message.find('\n'))));
 }
 
 }  // namespace
 
 int RunServe(const Args& args) {
   ArgParser p(args);
-  std::string config_path, data_dir = "./var", value;
+  std::string config_path;
   bool dev = false;
-  server::ConfigOverrides overrides;
-  // Environment first, so that flags win.
-  if (const char* env = std::getenv("RINGWARD_LISTEN"); env != nullptr && *env != '\0') {
-    for (absl::string_view a : absl::StrSplit(env, ',', absl::SkipWhitespace())) {
-      overrides.listen.emplace_back(a.data(), a.size());
-    }
-  }
-  if (const char* env = std::getenv("RINGWARD_SHARDS"); env != nullptr && *env != '\0') {
-    if (!ParseShards(env, &overrides.shards)) {
-      return ServeUsage("RINGWARD_SHARDS must be a number of shards (0: one per CPU)");
-    }
-  }
-  std::vector<std::string> flag_listen;
+  OverrideOptions overrides;
   while (p.Next()) {
     if (p.Is("--config")) {
       if (!p.Value(&config_path)) {
         return 2;
       }
-    } else if (p.Is("--dev")) {
-      dev = true;
-    } else if (p.Is("--data-dir")) {
-      if (!p.Value(&data_dir)) {
-        return 2;
-      }
-    } else if (p.Is("--listen")) {
-      if (!p.Value(&value)) {
-        return 2;
-      }
-      flag_listen.push_back(value);
-    } else if (p.Is("--plain-listen")) {
-      if (!p.Value(&value)) {
-        return 2;
-      }
-      overrides.plain_listen.push_back(value);
-    } else if (p.Is("--shards")) {
-      if (!p.Value(&value) || !ParseShards(value, &overrides.shards)) {
-        return ServeUsage("--shards takes a number of shards (0: one per CPU)");
-      }
-    } else {
-      return ServeUsage(absl::StrCat("unexpected argument \"", std::string(p.current()), "\""));
+      continue;
     }
-  }
-  if (!flag_listen.empty()) {
-    overrides.listen = std::move(flag_listen);
+    if (p.Is("--dev")) {
+      dev = true;
+      continue;
+    }
+    switch (overrides.Consume(p)) {
+      case OverrideOptions::Consumed::kYes:
+        continue;
+      case OverrideOptions::Consumed::kBad:
+        return 2;
+      case OverrideOptions::Consumed::kNo:
+        break;
+    }
+    return ServeUsage(absl::StrCat("unexpected argument \"", std::string(p.current()), "\""));
   }
   if (dev == !config_path.empty()) {
     return ServeUsage("give either --config FILE or --dev [--data-dir DIR]");
   }
-  absl::StatusOr<config::Config> config =
-      dev ? config::PrepareDevEnvironment(data_dir) : config::LoadConfig(config_path);
-  if (!config.ok()) {
-    server::LogError(ToStd(config.status().message()));
-    return 1;
+  // Flags win over the environment (see cli_overrides.h); a bad variable is a config error.
+  if (absl::Status env = overrides.ReadEnvironment(); !env.ok()) {
+    LogStartFailure("config_error", env);
+    return kExitConfig;
+  }
+  absl::StatusOr<config::Config> config;
+  if (dev) {
+    const std::string& dir = overrides.data_dir_as_given();
+    config = config::PrepareDevEnvironment(dir.empty() ? std::string("./var") : dir);
+    if (!config.ok()) {
+      LogStartFailure("start_failed", config.status());
+      return 1;
+    }
+  } else {
+    config = config::LoadConfig(config_path);
+    if (!config.ok()) {
+      LogStartFailure("config_error", config.status());
+      return kExitConfig;
+    }
+  }
+  server::ConfigOverrides effective = overrides.Overrides();
+  if (dev) {
+    effective.data_dir.clear();  // the dev directory is the data directory
   }
   absl::StatusOr<std::unique_ptr<server::Server>> server =
-      server::Server::Start(*config, std::move(overrides));
+      server::Server::Start(*config, std::move(effective));
   if (!server.ok()) {
-    server::LogError(ToStd(server.status().message()));
-    return 1;
+    LogStartFailure(StartFailureExitCode(server.status()) == kExitConfig ? "config_error"
+                                                                          : "start_failed",
+                    server.status());
+    return StartFailureExitCode(server.status());
   }
   if (dev) {
     PrintDevInstructions((*server)->config(), **server);

@@ -5,6 +5,7 @@
 
 #include "ringward/base/json.h"
 #include "ringward/token/claims.h"
+#include "server/control_plane.h"
 
 namespace ringward::server {
 
@@ -67,6 +68,11 @@ void Handlers::SetState(std::shared_ptr<const ServingState> state) {
   }
 }
 
+void Handlers::SetControlPlane(const ControlPlane* control) {
+  control_ = control;
+  revocations_ = control == nullptr ? nullptr : &control->revocations();
+}
+
 size_t Handlers::VerifyOne(std::string_view token, int64_t now, token::VerifiedToken* out) {
   const token::Verifier& verifier = *state_->verifier;
   token::VerifyReason reason;
@@ -78,6 +84,12 @@ size_t Handlers::VerifyOne(std::string_view token, int64_t now, token::VerifiedT
     tally_.cache_misses += static_cast<uint32_t>(after.misses - before.misses);
   } else {
     reason = verifier.Verify(token, now, scratch_, out);
+  }
+  // Revocation is checked after the signature (and on every cache hit): the set answers for
+  // tokens that are otherwise valid, and costs one filter probe when they are not revoked.
+  if (reason == token::VerifyReason::kOk && revocations_ != nullptr &&
+      revocations_->IsRevoked(*out)) {
+    reason = token::VerifyReason::kRevoked;
   }
   size_t outcome = static_cast<size_t>(reason);
   if (reason == token::VerifyReason::kOk && !IdentityIsSafe(*out)) {
@@ -163,10 +175,19 @@ Outcome Handlers::Handle(const http::Request& req, const HandlerContext& ctx,
       if (ctx.ready) {
         return Simple(Route::kReadyz, 200, kTextPlain, "ready\n", head, ctx, w);
       }
+      if (!ctx.not_ready_reason.empty()) {
+        body_.assign("not ready: ");
+        body_.append(ctx.not_ready_reason);
+        body_.push_back('\n');
+        return Simple(Route::kReadyz, 503, kTextPlain, body_, head, ctx, w);
+      }
       return Simple(Route::kReadyz, 503, kTextPlain, "not ready\n", head, ctx, w);
     case Route::kMetrics:
       body_.clear();
       RenderMetrics(all_, ctx.ready, &body_);
+      if (control_ != nullptr) {
+        control_->RenderMetrics(&body_);
+      }
       w.Start(200);
       w.Raw(kNoStore);
       w.Finish("text/plain; version=0.0.4; charset=utf-8", body_, head, ctx.connection);

@@ -9,6 +9,9 @@
 //   POST /v1/verify              bulk: "ok <sub>" / "invalid" per line, or JSON results
 //   GET /.well-known/jwks.json   the public keys
 //   GET /healthz, /readyz, /metrics
+// A token that verifies (in full or from the verified-token cache) is then checked against the
+// revocation set (SetControlPlane): a revoked one is refused like any invalid token, with the
+// outcome "revoked" in metrics.
 // Identity claims (sub, client_id, scope) that cannot be written into a header unchanged (see
 // IsSafeHeaderValue) make the token count as invalid everywhere, including the bulk endpoint,
 // with the outcome "unsafe_claim": a service that cannot tell who the caller is must not let
@@ -30,6 +33,7 @@
 #include <string_view>
 
 #include "ringward/net/http/request_parser.h"
+#include "ringward/revocation/revocation_set.h"
 #include "ringward/token/verified_cache.h"
 #include "ringward/token/verifier.h"
 #include "server/bulk.h"
@@ -41,11 +45,16 @@
 
 namespace ringward::server {
 
+class ControlPlane;
+
 struct HandlerContext {
   int64_t now = 0;  // unix seconds, read once per loop turn
   ConnectionHeader connection = ConnectionHeader::kNone;
   bool ready = true;            // for /readyz: every shard serves and none is draining
   bool metrics_enabled = true;  // /metrics served on this listener
+  // Why ready is false, when there is more to say than "starting or draining" (the revocation
+  // log has failed). A static string.
+  std::string_view not_ready_reason;
 };
 
 struct Outcome {
@@ -64,6 +73,11 @@ class Handlers {
   // caches are emptied: a token verified under the old keys or policy must be verified again.
   void SetState(std::shared_ptr<const ServingState> state);
   const ServingState& state() const { return *state_; }
+
+  // SetControlPlane turns on the revocation check of every verified token (cache hits and bulk
+  // included) and adds the revocation and WAL series to /metrics. |control| (borrowed) outlives
+  // the handlers; null turns both off (no data_dir, tests).
+  void SetControlPlane(const ControlPlane* control);
 
   // Handle appends the response to |req| to |*out|.
   Outcome Handle(const http::Request& req, const HandlerContext& ctx, const HttpDate& date,
@@ -102,6 +116,8 @@ class Handlers {
   std::span<const ShardMetrics> all_;
   ShardMetrics* mine_;
   std::shared_ptr<const ServingState> state_;
+  const ControlPlane* control_ = nullptr;
+  const revocation::RevocationSet* revocations_ = nullptr;
   token::VerifyScratch scratch_;
   std::unique_ptr<token::VerifiedTokenCache> cache_;
   size_t cache_entries_ = 0;

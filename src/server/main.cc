@@ -11,12 +11,21 @@ constexpr char kUsage[] =
     "usage: ringward <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve --config FILE | --dev [--data-dir DIR]  [--listen ADDR]... [--plain-listen ADDR]...\n"
-    "        [--shards N]\n"
+    "  serve --config FILE | --dev  [--listen ADDR]... [--plain-listen ADDR]... [--shards N]\n"
+    "        [--data-dir DIR] [--admin-listen ADDR]...\n"
     "      run the verification server (one io_uring shard per CPU) until SIGTERM or SIGINT;\n"
     "      SIGHUP reloads keys, certificate and config. --dev creates DIR (default ./var) with a\n"
     "      key, a self-signed certificate and a config, and prints a curl command to try.\n"
-    "      RINGWARD_LISTEN (comma-separated) and RINGWARD_SHARDS override the config too.\n"
+    "      RINGWARD_LISTEN, RINGWARD_PLAIN_LISTEN (comma-separated), RINGWARD_SHARDS and\n"
+    "      RINGWARD_DATA_DIR, RINGWARD_ADMIN_LISTEN override the config too (flags win).\n"
+    "      Exit 78: bad configuration. --dev also makes DIR/admin-token and an admin listener\n"
+    "      on 127.0.0.1:8444 (revocations, kept in DIR/wal).\n"
+    "      Under systemd: Type=notify, watchdog, socket activation (see ringward(8)).\n"
+    "  config check [--print] [--listen ADDR]... [--plain-listen ADDR]... [--shards N]\n"
+    "               [--data-dir DIR] FILE\n"
+    "      exit 0 and print \"FILE: ok\" when FILE is valid; exit 1 and print every problem\n"
+    "      (file:line: key: message) when not. --print shows the effective configuration,\n"
+    "      overrides applied, secrets redacted\n"
     "  keygen --alg EdDSA|ES256|RS256|PS256|HS256 [--kid ID]\n"
     "      print a new private JWKS (JSON) on stdout\n"
     "  token mint --keys FILE --claims JSON [--kid ID] [--ttl SECONDS] [--typ TYP]\n"
@@ -26,6 +35,13 @@ constexpr char kUsage[] =
     "      exit 0 and print the claims when valid; exit 1 and print the reason when not\n"
     "  token inspect TOKEN|-\n"
     "      decode header and claims WITHOUT verifying them\n"
+    "  revoke --admin URL --token-file FILE (--jti J --exp N | --sub S [--before T] |\n"
+    "         --client C [--before T] | --kid K)\n"
+    "      revoke through the admin listener (URL http://127.0.0.1:8444 or unix:/path); prints\n"
+    "      the answer once the revocation is durable and enforced (--before: now by default)\n"
+    "  wal dump DIR | wal repair DIR\n"
+    "      print every record of the revocation log in DIR (or DIR/wal); repair cuts a damaged\n"
+    "      log at its first bad record (server stopped), keeping the rest in .bak files\n"
     "  help\n";
 
 }  // namespace
@@ -48,6 +64,15 @@ int main(int argc, char** argv) {
   }
   if (command == "token") {
     return ringward::cli::RunToken(args);
+  }
+  if (command == "config") {
+    return ringward::cli::RunConfig(args);
+  }
+  if (command == "revoke") {
+    return ringward::cli::RunRevoke(args);
+  }
+  if (command == "wal") {
+    return ringward::cli::RunWal(args);
   }
   if (command == "help" || command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);

@@ -34,6 +34,12 @@ std::string_view RouteName(Route route) {
       return "not_found";
     case Route::kInvalid:
       return "invalid";
+    case Route::kAdminRevoke:
+      return "admin_revoke";
+    case Route::kAdminRevocation:
+      return "admin_revocation";
+    case Route::kAdminWal:
+      return "admin_wal";
     case Route::kCount:
       break;
   }

@@ -34,6 +34,11 @@ enum class Route : uint8_t {
   kMetrics,
   kNotFound,
   kInvalid,
+  // Admin listener only (server/admin_handlers.h); MatchRoute never returns these, so every
+  // /admin/ path is kNotFound on a public listener.
+  kAdminRevoke,      // POST /admin/revocations
+  kAdminRevocation,  // GET /admin/revocations/{jti}
+  kAdminWal,         // GET /admin/wal
   kCount,
 };
 

@@ -14,13 +14,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "ringward/base/strings.h"
 #include "ringward/net/uring/cpu.h"
 #include "ringward/net/uring/listener.h"
 #include "ringward/net/uring/prep.h"
 #include "ringward/net/uring/probe.h"
 #include "ringward/net/uring/user_data.h"
+#include "server/admin_listener.h"
 #include "server/log.h"
+#include "server/socket_activation.h"
 
 namespace ringward::server {
 
@@ -46,6 +49,20 @@ bool HasPortZero(const uring::ListenAddress& a) {
   return false;
 }
 
+// FirstLine is the first line of a (possibly multi-line) status message, for STATUS=.
+std::string FirstLine(absl::string_view message) {
+  return std::string(message.substr(0, message.find('\n')));
+}
+
+// LogReloadFailure logs one line per problem (a config file reports each on its own line).
+void LogReloadFailure(const absl::Status& status) {
+  for (absl::string_view line : absl::StrSplit(status.message(), '\n')) {
+    LogEvent(LogPriority::kError, "reload",
+             {{"status", "failed"}, {"action", "kept the previous configuration"},
+              {"error", ToStd(line)}});
+  }
+}
+
 sigset_t ControlSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -66,6 +83,12 @@ void ConfigOverrides::ApplyTo(config::Config* config) const {
   }
   if (shards >= 0) {
     config->server.shards = shards;
+  }
+  if (!data_dir.empty()) {
+    config->data_dir = data_dir;
+  }
+  if (!admin_listen.empty()) {
+    config->admin.listen = admin_listen;
   }
 }
 
@@ -114,8 +137,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     shard_count = std::max<int>(1, static_cast<int>(cpus->size()));
   }
 
+  // The revocation log is recovered before anything listens: damage stops the start here.
+  if (!s.config_.data_dir.empty()) {
+    absl::StatusOr<ControlPlaneOptions> options = ControlPlaneOptionsFrom(s.config_, shard_count);
+    if (!options.ok()) {
+      return options.status();
+    }
+    absl::StatusOr<std::unique_ptr<ControlPlane>> control =
+        ControlPlane::Open(*std::move(options));
+    if (!control.ok()) {
+      return control.status();
+    }
+    s.control_ = *std::move(control);
+  }
+
   std::vector<std::vector<ListenerSpec>> per_shard(static_cast<size_t>(shard_count));
   if (absl::Status st = s.OpenListeners(shard_count, &per_shard); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = OpenAdminListeners(s.config_.admin.listen, shard_count, &per_shard,
+                                           &s.shared_listeners_, &s.unix_paths_, &s.admin_bound_);
+      !st.ok()) {
     return st;
   }
 
@@ -137,6 +179,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
   shared.state = s.state_.get();
   shared.metrics = std::span<ShardMetrics>(s.metrics_.get(), static_cast<size_t>(shard_count));
   shared.ready = s.ready_.get();
+  shared.control = s.control_.get();
+  s.liveness_ = std::make_unique<concurrent::LivenessProbe[]>(static_cast<size_t>(shard_count));
+  shared.liveness = s.liveness_.get();
+  if (s.control_ != nullptr) {
+    if (absl::Status st = s.control_->Start(); !st.ok()) {
+      return st;
+    }
+  }
   for (int i = 0; i < shard_count; ++i) {
     const int cpu = cpus->empty() ? -1 : (*cpus)[static_cast<size_t>(i) % cpus->size()];
     s.shards_.push_back(
@@ -162,8 +212,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     return why;
   }
   for (const BoundListener& l : s.bound_) {
-    LogInfo(absl::StrCat("listening on ", l.address, l.tls ? "" : " (plain http)",
-                         " shards=", shard_count));
+    if (l.passed > 0) {
+      LogEvent(LogPriority::kInfo, "listening",
+               {{"address", l.address}, {"tls", l.tls}, {"shards", shard_count},
+                {"systemd_sockets", l.passed}});
+    } else {
+      LogEvent(LogPriority::kInfo, "listening",
+               {{"address", l.address}, {"tls", l.tls}, {"shards", shard_count}});
+    }
   }
   return server;
 }
@@ -181,10 +237,29 @@ absl::Status Server::OpenListeners(int shard_count,
   for (const std::string& a : config_.server.plain_listen) {
     all.push_back({a, false});
   }
+  // Sockets systemd opened (ringward.socket) stand in for binding their address here; shard i
+  // takes the i % K-th of the K passed for an address (server/socket_activation.h).
+  absl::StatusOr<ActivatedSockets> activated = ActivatedSockets::Take();
+  if (!activated.ok()) {
+    return activated.status();
+  }
   for (const Configured& c : all) {
     absl::StatusOr<uring::ListenAddress> parsed = uring::ParseListenAddress(c.address);
     if (!parsed.ok()) {
       return parsed.status();
+    }
+    std::string passed_address;
+    const std::vector<int> passed = activated->Claim(c.address, &passed_address);
+    if (!passed.empty()) {
+      for (size_t i = 0; i < per_shard->size(); ++i) {
+        ListenerSpec spec;
+        spec.fd = passed[i % passed.size()];
+        spec.tls = c.tls;
+        spec.is_unix = IsUnix(c.address);
+        (*per_shard)[i].push_back(std::move(spec));
+      }
+      bound_.push_back({passed_address, c.tls, static_cast<int>(passed.size())});
+      continue;
     }
     if (IsUnix(c.address)) {
       uring::ListenOptions options;
@@ -231,6 +306,12 @@ absl::Status Server::OpenListeners(int shard_count,
     }
     bound_.push_back({address, c.tls});
   }
+  if (absl::Status st = activated->CheckAllClaimed(config_.path); !st.ok()) {
+    return st;
+  }
+  for (Fd& fd : activated->TakeFds()) {
+    shared_listeners_.push_back(std::move(fd));
+  }
   return absl::OkStatus();
 }
 
@@ -256,7 +337,8 @@ void Server::SendToShards(int32_t command) {
     done += control_ring_->ForEachCompletion([this](const io_uring_cqe& cqe) {
       if (cqe.res < 0) {
         const uring::UserData ud = uring::UserData::Decode(cqe.user_data);
-        LogWarning(absl::StrCat("cannot reach shard ", ud.index, ": ", std::strerror(-cqe.res)));
+        LogEvent(LogPriority::kWarning, "shard_unreachable",
+                 {{"shard", ud.index}, {"error", std::strerror(-cqe.res)}});
       }
     });
   }
@@ -271,35 +353,43 @@ void Server::StopShards(int32_t command) {
   }
 }
 
-void Server::Reload() {
+absl::Status Server::Reload() {
   absl::StatusOr<config::Config> next = config_;
   if (!config_.path.empty()) {
     next = config::LoadConfig(config_.path);
   }
   if (!next.ok()) {
-    LogError(absl::StrCat("reload failed, still serving the previous configuration: ",
-                          next.status().message()));
-    return;
+    LogReloadFailure(next.status());
+    return next.status();
   }
   overrides_.ApplyTo(&*next);
   // Listeners and shards are fixed for the life of the process.
   if (next->server.listen != config_.server.listen ||
       next->server.plain_listen != config_.server.plain_listen ||
       next->server.shards != config_.server.shards) {
-    LogWarning("reload: changes to listen, plain_listen or shards take effect only after a restart");
+    LogEvent(LogPriority::kWarning, "reload",
+             {{"status", "restart_needed"}, {"keys", "listen,plain_listen,shards"},
+              {"detail", "these take effect only after a restart"}});
     next->server.listen = config_.server.listen;
     next->server.plain_listen = config_.server.plain_listen;
     next->server.shards = config_.server.shards;
   }
+  if (next->data_dir != config_.data_dir || next->admin.listen != config_.admin.listen ||
+      next->admin.token_file != config_.admin.token_file) {
+    LogWarning("reload: changes to data_dir and [admin] take effect only after a restart");
+    next->data_dir = config_.data_dir;
+    next->admin = config_.admin;
+  }
   if (next->server.max_connections_per_shard != config_.server.max_connections_per_shard) {
-    LogWarning("reload: max_connections_per_shard takes effect only after a restart");
+    LogEvent(LogPriority::kWarning, "reload",
+             {{"status", "restart_needed"}, {"keys", "max_connections_per_shard"},
+              {"detail", "it takes effect only after a restart"}});
   }
   absl::StatusOr<std::shared_ptr<const ServingState>> state =
       BuildServingState(*next, need_tls_, ticket_keys_, generation_ + 1);
   if (!state.ok()) {
-    LogError(absl::StrCat("reload failed, still serving the previous configuration: ",
-                          state.status().message()));
-    return;
+    LogReloadFailure(state.status());
+    return state.status();
   }
   ++generation_;
   std::vector<std::string> kids;
@@ -309,8 +399,18 @@ void Server::Reload() {
   config_ = *std::move(next);
   state_->Publish(*std::move(state));
   SendToShards(kShardWake);
-  LogInfo(absl::StrCat("reloaded configuration, keys and certificate (generation ", generation_,
-                       ", kids ", absl::StrJoin(kids, ","), ")"));
+  LogEvent(LogPriority::kInfo, "reload",
+           {{"status", "ok"}, {"generation", generation_}, {"kids", absl::StrJoin(kids, ",")}});
+  return absl::OkStatus();
+}
+
+std::string Server::StatusLine() const {
+  std::vector<std::string> addresses;
+  for (const BoundListener& l : bound_) {
+    addresses.push_back(absl::StrCat(l.address, l.tls ? " (tls)" : " (plain)"));
+  }
+  return absl::StrCat("serving on ", absl::StrJoin(addresses, ", "), "; ", shards_.size(),
+                      " shards; generation ", generation_);
 }
 
 int Server::Run() {
@@ -318,21 +418,47 @@ int Server::Run() {
   const auto rotation = std::chrono::seconds(std::max(60, config_.tls.ticket_key_rotation_s));
   auto next_rotation = std::chrono::steady_clock::now() + rotation;
   bool failed = false;
+  // Start returned only once every shard arrived at the ready latch (the one /readyz reads).
+  notifier_.Ready(StatusLine());
+  if (const std::chrono::microseconds interval = SystemdNotifier::WatchdogInterval();
+      interval.count() > 0) {
+    watchdog_ = std::make_unique<Watchdog>(
+        &notifier_, std::span<concurrent::LivenessProbe>(liveness_.get(), shards_.size()),
+        interval, [this] { SendToShards(kShardWake); });
+    watchdog_->Start(std::chrono::steady_clock::now());
+    LogEvent(LogPriority::kInfo, "watchdog",
+             {{"status", "on"}, {"interval_ms", interval.count() / 1000}});
+  }
   while (true) {
     timespec ts{1, 0};
+    if (watchdog_ != nullptr) {
+      const auto wait = std::min<std::chrono::milliseconds>(
+          std::chrono::seconds(1), watchdog_->TimeUntilTick(std::chrono::steady_clock::now()));
+      ts = timespec{static_cast<time_t>(wait.count() / 1000),
+                    static_cast<long>(wait.count() % 1000) * 1000000};
+    }
     siginfo_t info;
     const int sig = sigtimedwait(&set, &info, &ts);
     if (sig == SIGHUP) {
-      LogInfo("SIGHUP: reloading");
-      Reload();
+      LogEvent(LogPriority::kInfo, "signal", {{"signal", "SIGHUP"}, {"action", "reload"}});
+      notifier_.Reloading("reloading configuration, keys and certificate");
+      const absl::Status reloaded = Reload();
+      notifier_.Ready(reloaded.ok()
+                          ? absl::StrCat("reload ok: ", StatusLine())
+                          : absl::StrCat("reload failed, still serving the previous "
+                                         "configuration: ",
+                                         FirstLine(reloaded.message())));
     } else if (sig == SIGTERM || sig == SIGINT) {
-      LogInfo(absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                           ": shutting down, finishing requests in flight (grace ",
-                           config_.server.shutdown_grace_ms, " ms)"));
+      LogEvent(LogPriority::kInfo, "signal",
+               {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"action", "shutdown"},
+                {"grace_ms", config_.server.shutdown_grace_ms}});
+      notifier_.Stopping(absl::StrCat("stopping: finishing requests in flight (grace ",
+                                      config_.server.shutdown_grace_ms, " ms)"));
       break;
     }
     if (ready_->failed()) {
-      LogError("a shard stopped after a failure; shutting down");
+      LogEvent(LogPriority::kError, "shard_failed", {{"action", "shutdown"}});
+      notifier_.Stopping("stopping: a shard failed");
       failed = true;
       break;
     }
@@ -340,14 +466,21 @@ int Server::Run() {
       ticket_keys_->Rotate();
       next_rotation += rotation;
     }
+    if (watchdog_ != nullptr) {
+      watchdog_->Tick(std::chrono::steady_clock::now());
+    }
   }
   StopShards(kShardDrain);
+  if (control_ != nullptr) {
+    control_->Stop();  // after the shards: it answers what they handed over, then closes
+  }
   for (const auto& shard : shards_) {
     if (!shard->status().ok()) {
       failed = true;
     }
   }
-  LogInfo(failed ? "stopped after a failure" : "stopped");
+  LogEvent(failed ? LogPriority::kError : LogPriority::kInfo, "stopped",
+           {{"status", failed ? "failure" : "clean"}});
   return failed ? 1 : 0;
 }
 

@@ -19,15 +19,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "concurrent/liveness_probe.h"
 #include "concurrent/ready_latch.h"
 #include "concurrent/versioned_snapshot.h"
 #include "ringward/base/fd.h"
 #include "ringward/config/config.h"
 #include "ringward/net/tls/ticket_keys.h"
 #include "ringward/net/uring/ring.h"
+#include "server/control_plane.h"
 #include "server/metrics.h"
 #include "server/serving_state.h"
 #include "server/shard.h"
+#include "server/systemd_notify.h"
+#include "server/watchdog.h"
 
 namespace ringward::server {
 
@@ -37,6 +41,8 @@ struct ConfigOverrides {
   std::vector<std::string> listen;        // replaces [server] listen when not empty
   std::vector<std::string> plain_listen;  // replaces [server] plain_listen when not empty
   int shards = -1;                        // replaces [server] shards when >= 0
+  std::string data_dir;                   // replaces data_dir when not empty
+  std::vector<std::string> admin_listen;  // replaces [admin] listen when not empty
 
   void ApplyTo(config::Config* config) const;
 };
@@ -45,6 +51,7 @@ struct ConfigOverrides {
 struct BoundListener {
   std::string address;  // with the real port when the config said port 0
   bool tls = false;
+  int passed = 0;  // sockets systemd passed for it (socket activation); 0: bound here
 };
 
 class Server {
@@ -59,10 +66,14 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Run blocks in the control loop until SIGTERM or SIGINT (or a shard failure), drains the
-  // shards and returns the exit code: 0 after a clean shutdown, 1 after a failure.
+  // shards and returns the exit code: 0 after a clean shutdown, 1 after a failure. It tells
+  // systemd (when $NOTIFY_SOCKET is set) READY=1 on entry, RELOADING=1/READY=1 around each
+  // SIGHUP, STOPPING=1 when the drain starts, and pings the watchdog (server/watchdog.h).
   int Run();
 
   const std::vector<BoundListener>& listeners() const { return bound_; }
+  // admin_listeners are the bound [admin] listen addresses (real port for port 0).
+  const std::vector<std::string>& admin_listeners() const { return admin_bound_; }
   int shard_count() const { return static_cast<int>(shards_.size()); }
   const config::Config& config() const { return config_; }
 
@@ -70,7 +81,9 @@ class Server {
   Server(config::Config config, ConfigOverrides overrides);
 
   absl::Status OpenListeners(int shard_count, std::vector<std::vector<ListenerSpec>>* per_shard);
-  void Reload();
+  // Reload applies a SIGHUP; an error says why the previous configuration stays.
+  absl::Status Reload();
+  std::string StatusLine() const;
   void SendToShards(int32_t command);
   void StopShards(int32_t command);
 
@@ -79,15 +92,23 @@ class Server {
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
   uint64_t generation_ = 1;
   std::unique_ptr<concurrent::VersionedSnapshot<ServingState>> state_;
+  // The revocation log and set and the admin API's control thread (null without data_dir).
+  // Declared before the shards, so it is destroyed after them.
+  std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<ShardMetrics[]> metrics_;
   std::unique_ptr<concurrent::ReadyLatch> ready_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
-  std::vector<Fd> shared_listeners_;  // unix sockets, shared by all shards
+  std::vector<Fd> shared_listeners_;  // unix sockets and sockets from systemd, shared by shards
   std::vector<std::string> unix_paths_;
   std::vector<BoundListener> bound_;
+  std::vector<std::string> admin_bound_;
   std::unique_ptr<uring::Ring> control_ring_;
   bool need_tls_ = false;
+  // systemd: notifications, and the watchdog with one liveness probe per shard.
+  SystemdNotifier notifier_;
+  std::unique_ptr<concurrent::LivenessProbe[]> liveness_;
+  std::unique_ptr<Watchdog> watchdog_;
 };
 
 }  // namespace ringward::server

@@ -81,9 +81,13 @@ struct Shard::Conn {
   bool starved = false;
   bool close_submitted = false;
   bool tls_shutdown = false;  // close_notify queued
+  bool admin = false;         // accepted on an admin listener
+  bool awaiting = false;      // a request is with the control plane; its answer comes next
+  bool close_after_awaited = false;
   ByteBuffer in;
   ByteBuffer out;
   std::unique_ptr<tls::TlsSession> session;
+  std::string awaited;  // an answer that arrived while |out| had no room for it
 };
 
 Shard::Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const ShardShared& shared,
@@ -97,12 +101,20 @@ Shard::Shard(int index, int cpu, std::vector<ListenerSpec> listeners, const Shar
       metrics_(&shared.metrics[static_cast<size_t>(index)]),
       parser_owner_(kNil),
       handlers_(shared.metrics, &shared.metrics[static_cast<size_t>(index)]),
+      access_log_(index, static_cast<uint64_t>(AccessLog::NowNs()) ^
+                             (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1))),
       pool_(kPoolBlockSize, kPoolPreallocate),
       plaintext_(new uint8_t[kPlaintextChunk]) {
   for (TimerList& t : timers_) {
     t = TimerList{kNil, kNil};
   }
   scratch_.reserve(16 * 1024);
+  if (shared.control != nullptr) {
+    admin_ = std::make_unique<AdminHandlers>(index, shared.control, shared.metrics, metrics_);
+    handlers_.SetControlPlane(shared.control);
+    channel_ = &shared.control->channel(index);
+    qsbr_ = &shared.control->qsbr();
+  }
 }
 
 Shard::~Shard() = default;
@@ -114,7 +126,8 @@ io_uring_sqe* Shard::Sqe() {
     // throwaway SQE and let the loop end.
     static thread_local io_uring_sqe dummy;
     if (!fatal_) {
-      LogError(absl::StrCat("shard ", index_, ": io_uring submission failed; stopping"));
+      LogEvent(LogPriority::kError, "shard_failed",
+               {{"shard", index_}, {"error", "io_uring submission failed"}});
     }
     fatal_ = true;
     return &dummy;
@@ -142,8 +155,11 @@ absl::Status Shard::Setup() {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   if (cpu_ >= 0) {
     if (absl::Status s = uring::PinCurrentThreadToCpu(cpu_); !s.ok()) {
-      LogWarning(absl::StrCat("shard ", index_, ": cannot pin to cpu ", cpu_, ": ",
-                              s.message()));
+      LogEvent(LogPriority::kWarning, "shard_pin",
+               {{"shard", index_},
+                {"cpu", cpu_},
+                {"status", "failed"},
+                {"error", ToStd(s.message())}});
     }
   }
   absl::StatusOr<uring::Ring> ring = uring::Ring::Create(kSqEntries);
@@ -178,7 +194,12 @@ absl::Status Shard::Setup() {
     return s;
   }
   // Published by ready->Arrive() (release); a shard that fails keeps -1.
+  heartbeat_.Init(shared_.liveness == nullptr ? nullptr : &shared_.liveness[index_], index_,
+                  now_ms_);
   ring_fd_ = ring_->fd();
+  if (channel_ != nullptr) {
+    channel_->SetRingFd(ring_fd_);
+  }
   return absl::OkStatus();
 }
 
@@ -190,7 +211,13 @@ void Shard::Run() {
     return;
   }
   shared_.ready->Arrive();
+  if (qsbr_ != nullptr) {
+    qsbr_->Online(index_);
+  }
   Loop();
+  if (qsbr_ != nullptr) {
+    qsbr_->Offline(index_);  // holds nothing from here on; acknowledgements stop waiting for it
+  }
   Cleanup();
 }
 
@@ -198,19 +225,40 @@ void Shard::Loop() {
   while (true) {
     const std::chrono::milliseconds wait(WaitTimeoutMs());
     recv_buffers_->Publish();
-    if (absl::Status s = ring_->SubmitAndWait(1, wait); !s.ok()) {
-      status_ = s;
-      LogError(absl::StrCat("shard ", index_, ": ", s.message()));
+    // The top of the loop holds no pointer into the revocation set: a quiescent state. About to
+    // sleep with nothing ready, the shard goes offline instead, so that it does not hold up an
+    // acknowledgement for as long as it sleeps (Online costs an atomic RMW: only then).
+    const bool offline =
+        qsbr_ != nullptr && wait.count() > 0 && io_uring_cq_ready(ring_->raw()) == 0;
+    if (qsbr_ != nullptr) {
+      if (offline) {
+        qsbr_->Offline(index_);
+      } else {
+        qsbr_->Quiescent(index_);
+      }
+    }
+    const absl::Status waited = ring_->SubmitAndWait(1, wait);
+    if (offline) {
+      qsbr_->Online(index_);
+    }
+    if (!waited.ok()) {
+      status_ = waited;
+      LogEvent(LogPriority::kError, "shard_failed",
+               {{"shard", index_}, {"error", ToStd(waited.message())}});
       shared_.ready->Fail();
       return;
     }
     ReadClock();
+    heartbeat_.Beat(now_ms_);
     MaybeLoadState();
     if (!all_ready_) {
       all_ready_ = shared_.ready->AllArrived();
     }
     recycled_this_turn_ = 0;
     ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { OnCompletion(cqe); });
+    if (channel_ != nullptr && channel_->HasResponses()) {
+      TakeControlResponses();
+    }
     ExpireTimers();
     RearmStarved();
     if (accept_retry_at_ms_ != 0 && now_ms_ >= accept_retry_at_ms_ && !draining_) {
@@ -222,6 +270,7 @@ void Shard::Loop() {
       }
     }
     MirrorCounters();
+    access_log_.Flush();
     if (fatal_) {
       status_ = absl::InternalError("io_uring submission failed");
       shared_.ready->Fail();
@@ -232,8 +281,8 @@ void Shard::Loop() {
         return;
       }
       if (now_ms_ >= drain_deadline_ms_) {
-        LogNotice(absl::StrCat("shard ", index_, ": shutdown grace period over; closing ", open_,
-                               " connection(s)"));
+        LogEvent(LogPriority::kNotice, "shutdown_grace_over",
+                 {{"shard", index_}, {"closing_connections", open_}});
         return;
       }
     }
@@ -241,6 +290,9 @@ void Shard::Loop() {
 }
 
 void Shard::Cleanup() {
+  if (channel_ != nullptr) {
+    channel_->SetRingFd(-1);
+  }
   if (ring_ != nullptr) {
     // Queued closes must run before the ring goes; a connection whose close never reached the
     // kernel is closed here. Closing an fd the ring already closed could close a descriptor
@@ -291,6 +343,7 @@ void Shard::ApplyState(std::shared_ptr<const ServingState> state) {
   header_timeout_ms_ = std::max(1, state_->config.server.header_timeout_ms);
   idle_timeout_ms_ = std::max(1, state_->config.server.idle_timeout_ms);
   max_input_ = state_->limits.max_head_bytes + state_->limits.max_body_bytes + 4 * kPauseInput;
+  access_log_.SetSampleRate(state_->config.server.access_log_sample);
 }
 
 int64_t Shard::WaitTimeoutMs() const {
@@ -392,7 +445,8 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
       // multishot accept ended.
       if (now_ms_ - last_accept_warning_ms_ >= 1000) {
         last_accept_warning_ms_ = now_ms_;
-        LogWarning(absl::StrCat("shard ", index_, ": accept failed: ", std::strerror(-cqe.res)));
+        LogEvent(LogPriority::kWarning, "accept_failed",
+                 {{"shard", index_}, {"error", std::strerror(-cqe.res)}});
       }
       if (!accept_armed_[listener]) {
         accept_retry_at_ms_ = now_ms_ + kAcceptRetryMs;
@@ -420,7 +474,9 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
   c.fd = fd;
   c.state = ConnState::kOpen;
   c.tls = listeners_[listener].tls;
-  c.metrics_enabled = state_->config.server.metrics_on_public || listeners_[listener].is_unix;
+  c.admin = listeners_[listener].admin && admin_ != nullptr;
+  c.metrics_enabled =
+      state_->config.server.metrics_on_public || listeners_[listener].is_unix || c.admin;
   ++open_;
   metrics_->open_connections.Inc();
   metrics_->accepted.Inc();
@@ -432,7 +488,8 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
     absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
         tls::TlsSession::Create(*state_->tls, &tls_counters_);
     if (!session.ok()) {
-      LogError(absl::StrCat("shard ", index_, ": ", session.status().message()));
+      LogEvent(LogPriority::kError, "tls_session_failed",
+               {{"shard", index_}, {"error", ToStd(session.status().message())}});
       Abort(c);
       return;
     }
@@ -482,7 +539,7 @@ void Shard::OnRecv(const io_uring_cqe& cqe) {
       case ConnState::kOpen:
         if (IsIdle(c)) {
           Abort(c);
-        } else if (!c.blocked) {
+        } else if (!c.blocked && !c.awaiting) {
           // The client finished sending; answer what it asked and close. (When blocked, the
           // requests still buffered are answered first: see OnSend.)
           CloseAfterFlush(c);
@@ -518,7 +575,7 @@ void Shard::OnRecv(const io_uring_cqe& cqe) {
 void Shard::MaybeResumeReading(Conn& c) {
   // The recv cancelled by Feed must have ended (recv_armed false) before a new one is armed
   // under the same user_data.
-  if (c.recv_paused && !c.blocked && !c.recv_armed && !c.peer_eof &&
+  if (c.recv_paused && !c.blocked && !c.awaiting && !c.recv_armed && !c.peer_eof &&
       c.state == ConnState::kOpen && c.in.size() <= kPauseInput) {
     c.recv_paused = false;
     ArmRecv(c, /*poll_first=*/true);
@@ -593,7 +650,7 @@ void Shard::DrainTls(Conn& c) {
 }
 
 void Shard::Feed(Conn& c, const char* data, size_t n) {
-  if (c.in.empty() && !c.blocked) {
+  if (c.in.empty() && !c.blocked && !c.awaiting) {
     const size_t used = ProcessRequests(c, data, n);
     if (c.state != ConnState::kOpen || used == n) {
       return;
@@ -611,7 +668,7 @@ void Shard::Feed(Conn& c, const char* data, size_t n) {
     pool_.Reserve(&c.in, c.need - c.in.size());
   }
   pool_.Append(&c.in, data, n);
-  if (c.blocked) {
+  if (c.blocked || c.awaiting) {
     if (c.in.size() > kPauseInput && c.recv_armed && !c.recv_paused) {
       // The client sends faster than it reads: stop reading until its output drains.
       uring::PrepCancel(Sqe(), UserDataFor(static_cast<uint8_t>(Op::kRecv), c), 0,
@@ -639,7 +696,7 @@ void Shard::ProcessInput(Conn& c) {
 size_t Shard::ProcessRequests(Conn& c, const char* data, size_t n) {
   const auto index = static_cast<uint32_t>(&c - conns_.get());
   size_t pos = 0;
-  while (pos < n && c.state == ConnState::kOpen && !c.blocked) {
+  while (pos < n && c.state == ConnState::kOpen && !c.blocked && !c.awaiting) {
     if (parser_owner_ != index) {
       parser_.Reset();
       parser_owner_ = index;
@@ -664,9 +721,41 @@ size_t Shard::ProcessRequests(Conn& c, const char* data, size_t n) {
                              : (request_.version == http::Version::kHttp10
                                     ? ConnectionHeader::kKeepAlive
                                     : ConnectionHeader::kNone);
-      ctx.ready = all_ready_ && !draining_;
+      ctx.ready = Ready(&ctx.not_ready_reason);
       ctx.metrics_enabled = c.metrics_enabled;
       scratch_.clear();
+      if (c.admin) {
+        const AdminHandlers::Result result =
+            admin_->Handle(request_, ctx, date_, index, c.generation, &scratch_);
+        if (result.deferred) {
+          // The answer comes back through the channel (Deliver); nothing more is answered on
+          // this connection until then, so responses stay in request order.
+          pos += r.consumed;
+          c.awaiting = true;
+          c.served = true;
+          c.head_done = false;
+          c.need = 0;
+          c.continue_sent = false;
+          break;
+        }
+        if (!AppendOut(c, scratch_)) {
+          c.blocked = true;
+          break;
+        }
+        admin_->Commit(result.outcome);
+        pos += r.consumed;
+        c.served = true;
+        c.head_done = false;
+        c.need = 0;
+        c.continue_sent = false;
+        if (close) {
+          CloseAfterFlush(c);
+          return n;
+        }
+        continue;
+      }
+      const bool sampled = access_log_.ShouldSample();
+      const int64_t started_ns = sampled ? AccessLog::NowNs() : 0;
       const Outcome outcome = handlers_.Handle(request_, ctx, date_, &scratch_);
       if (!AppendOut(c, scratch_)) {
         // Answered again once the send in flight completes; nothing was counted.
@@ -675,6 +764,9 @@ size_t Shard::ProcessRequests(Conn& c, const char* data, size_t n) {
         break;
       }
       handlers_.Commit(outcome);
+      if (sampled) {
+        access_log_.Record(request_, outcome.status, AccessLog::NowNs() - started_ns);
+      }
       pos += r.consumed;
       c.served = true;
       c.head_done = false;
@@ -790,11 +882,14 @@ void Shard::OnSend(const io_uring_cqe& cqe) {
   } else {
     pool_.Consume(&c.out, std::min(sent, c.send_len));
   }
+  if (c.awaiting && !c.awaited.empty() && c.state == ConnState::kOpen) {
+    AppendAwaited(c);
+  }
   if (c.blocked && c.state == ConnState::kOpen) {
     c.blocked = false;
     ProcessInput(c);
   }
-  if (c.peer_eof && !c.blocked && c.state == ConnState::kOpen) {
+  if (c.peer_eof && !c.blocked && !c.awaiting && c.state == ConnState::kOpen) {
     CloseAfterFlush(c);  // the client half-closed while its requests waited: all answered now
   }
   MaybeResumeReading(c);
@@ -889,6 +984,7 @@ void Shard::MaybeRelease(Conn& c) {
 
 void Shard::Release(Conn& c) {
   c.session.reset();
+  std::string().swap(c.awaited);
   pool_.Release(&c.in);
   pool_.Release(&c.out);
   c.state = ConnState::kFree;
@@ -901,7 +997,7 @@ void Shard::Release(Conn& c) {
 
 bool Shard::IsIdle(const Conn& c) const {
   return c.state == ConnState::kOpen && c.in.empty() && c.out.empty() && !c.send_inflight &&
-         !c.head_done && (!c.tls || c.session->pending_ciphertext_size() == 0);
+         !c.head_done && !c.awaiting && (!c.tls || c.session->pending_ciphertext_size() == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -987,9 +1083,72 @@ void Shard::ExpireTimers() {
 void Shard::OnWake(int32_t command) {
   if (command == kShardDrain) {
     BeginDrain();
+  } else if (command == kShardResponses) {
+    // Taken after this batch of completions (Loop), together with any that arrive meanwhile.
   } else {
     MaybeLoadState();
   }
+}
+
+bool Shard::Ready(std::string_view* reason) const {
+  if (shared_.control != nullptr && !shared_.control->healthy()) {
+    *reason = "the revocation log has failed (see the logs and GET /admin/wal); restart ringward";
+    return false;
+  }
+  return all_ready_ && !draining_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control-plane answers
+
+void Shard::TakeControlResponses() {
+  channel_->TakeResponses([this](ControlResponse& response) { Deliver(response); });
+}
+
+void Shard::Deliver(ControlResponse& response) {
+  if (response.conn_index >= max_conns_) {
+    return;
+  }
+  Conn& c = conns_[response.conn_index];
+  // The connection may have closed (and its slot been reused) while the control plane worked:
+  // the revocation stands, the answer has nobody to go to.
+  if (c.state == ConnState::kFree || c.generation != response.conn_generation || !c.awaiting) {
+    return;
+  }
+  scratch_.clear();
+  const Outcome outcome = admin_->Render(response, date_, &scratch_);
+  admin_->Commit(outcome);
+  if (c.state != ConnState::kOpen) {
+    c.awaiting = false;  // closing: the answer is dropped with the connection
+    return;
+  }
+  c.awaited.assign(scratch_);
+  c.close_after_awaited = response.connection == ConnectionHeader::kClose;
+  if (!AppendAwaited(c)) {
+    UpdateTimer(c);
+    return;  // retried when the send in flight completes (OnSend)
+  }
+  Flush(c);
+  UpdateTimer(c);
+}
+
+bool Shard::AppendAwaited(Conn& c) {
+  if (!AppendOut(c, c.awaited)) {
+    return false;
+  }
+  std::string().swap(c.awaited);
+  c.awaiting = false;
+  if (c.close_after_awaited) {
+    CloseAfterFlush(c);  // the request said Connection: close; nothing after it is read
+    return true;
+  }
+  // The requests that arrived meanwhile are answered now, in order.
+  ProcessInput(c);
+  if (c.peer_eof && !c.blocked && !c.awaiting && c.state == ConnState::kOpen) {
+    CloseAfterFlush(c);  // the client half-closed while waiting: all answered now
+  }
+  MaybeResumeReading(c);
+  return true;
 }
 
 void Shard::BeginDrain() {

@@ -20,6 +20,14 @@
 //   system call, no timer per connection in the kernel.
 // Reload: each loop turn compares the published state's version with the one in use; on a
 //   change the shard loads the new ServingState and switches between two requests.
+// Admin listeners: connections accepted on a ListenerSpec with admin set are answered by
+//   AdminHandlers instead of Handlers. A request the control plane must answer (a revocation)
+//   is handed over through the shard's ControlChannel; the connection then "awaits" (reads on,
+//   answers nothing more, pipelined requests wait in its input) until the answer comes back,
+//   announced by a MSG_RING "responses" command, and is written in order.
+// Revocation set: the shard is reader |index| of the control plane's QSBR domain: online while
+//   it runs, quiescent once per loop turn, offline while it blocks in the kernel with nothing
+//   ready (so an idle shard never delays an acknowledgement).
 // Shutdown: a MSG_RING "drain" command stops accepting, closes idle connections at once, marks
 //   the others to close after their current response, and ends the loop when no connection is
 //   left or shutdown_grace_ms has passed.
@@ -39,6 +47,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "concurrent/liveness_probe.h"
 #include "concurrent/ready_latch.h"
 #include "concurrent/versioned_snapshot.h"
 #include "ringward/base/fd.h"
@@ -46,18 +55,23 @@
 #include "ringward/net/tls/tls_session.h"
 #include "ringward/net/uring/buffer_ring.h"
 #include "ringward/net/uring/ring.h"
+#include "server/access_log.h"
+#include "server/admin_handlers.h"
 #include "server/buffer_pool.h"
+#include "server/control_plane.h"
 #include "server/handlers.h"
 #include "server/metrics.h"
 #include "server/response.h"
 #include "server/serving_state.h"
+#include "server/watchdog.h"
 
 namespace ringward::server {
 
 // Commands sent to a shard as the res of a MSG_RING completion.
 enum ShardCommand : int32_t {
-  kShardWake = 1,   // a new ServingState was published
-  kShardDrain = 2,  // graceful shutdown
+  kShardWake = 1,       // a new ServingState was published
+  kShardDrain = 2,      // graceful shutdown
+  kShardResponses = 3,  // the control plane answered admin requests (see ControlChannel)
 };
 
 // ListenerSpec is one listening socket a shard accepts on.
@@ -66,6 +80,7 @@ struct ListenerSpec {
   Fd owned;        // set when this shard owns (and closes) the socket; unset when shared
   bool tls = false;
   bool is_unix = false;
+  bool admin = false;  // the admin API (plain HTTP, AdminHandlers)
 };
 
 // ShardShared is what the Server lends every shard.
@@ -74,6 +89,10 @@ struct ShardShared {
   std::span<ShardMetrics> metrics;  // one per shard, indexed by shard number
   // Every shard arrives once it serves; a shard that cannot start (or dies) fails it.
   concurrent::ReadyLatch* ready = nullptr;
+  // The revocation log and set, and the admin API's other half; null without a data_dir.
+  ControlPlane* control = nullptr;
+  // One per shard, indexed by shard number: the watchdog's probes (server/watchdog.h).
+  concurrent::LivenessProbe* liveness = nullptr;
 };
 
 // ShardTuning holds sizes that are not configuration but engineering choices; tests shrink
@@ -156,6 +175,10 @@ class Shard {
   void BeginDrain();
   bool IsIdle(const Conn& c) const;
   void MirrorCounters();
+  void TakeControlResponses();
+  void Deliver(ControlResponse& response);
+  bool AppendAwaited(Conn& c);
+  bool Ready(std::string_view* reason) const;
 
   const int index_;
   const int cpu_;
@@ -192,6 +215,11 @@ class Shard {
   http::Request request_;
   uint32_t parser_owner_;
   Handlers handlers_;
+  ShardHeartbeat heartbeat_;  // echoes the watchdog's probes at the top of each loop turn
+  AccessLog access_log_;      // sampled request lines, flushed once per loop turn
+  std::unique_ptr<AdminHandlers> admin_;  // null without a control plane
+  ControlChannel* channel_ = nullptr;
+  concurrent::QsbrDomain* qsbr_ = nullptr;
   BufferPool pool_;
   std::string scratch_;  // one response, before it is appended to a connection's output
   std::unique_ptr<uint8_t[]> plaintext_;  // TLS: decrypted bytes of one ReadPlaintext

@@ -492,10 +492,14 @@ TEST(WorkloadTest, BuildsEachKindOfRequest) {
   EXPECT_NE(issue.find("Authorization: Basic bXkrYXBwOnMzY3IzdA==\r\n"), std::string::npos) << issue;
   EXPECT_NE(issue.find("\r\n\r\ngrant_type=client_credentials&scope=read+write"), std::string::npos);
   const std::string revoke = build(4, &e);
-  EXPECT_EQ(revoke,
-            "POST /admin/revoke HTTP/1.1\r\nHost: 127.0.0.1:9901\r\nAuthorization: Bearer adm\r\n"
-            "Content-Type: application/json\r\nContent-Length: 29\r\nX-Test: 1\r\n\r\n"
-            "{\"jti\":\"ringward-load-1-0-0\"}");
+  // The body carries an exp (the admin API keeps a jti until then): now + the token lifetime.
+  const std::string body_start = "{\"jti\":\"ringward-load-1-0-0\",\"exp\":";
+  const std::string head = "POST /admin/revoke HTTP/1.1\r\nHost: 127.0.0.1:9901\r\n"
+                           "Authorization: Bearer adm\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 46\r\nX-Test: 1\r\n\r\n";
+  EXPECT_EQ(revoke.substr(0, head.size() + body_start.size()), head + body_start);
+  EXPECT_EQ(revoke.size(), head.size() + 46);
+  EXPECT_EQ(revoke.back(), '}');
 }
 
 TEST(WorkloadTest, ContentLengthsMatchBodies) {

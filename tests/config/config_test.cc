@@ -86,6 +86,7 @@ class ConfigTest : public ::testing::Test {
     WriteFile(Path("keys.json"), "{\"keys\":[]}");
     WriteFile(Path("cert.pem"), "not parsed by the config loader");
     WriteFile(Path("key.pem"), "not parsed by the config loader");
+    WriteFile(Path("admin-token"), "not parsed by the config loader");
   }
 
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
@@ -151,10 +152,21 @@ shutdown_grace_ms = 0
 max_head_bytes = 16384
 max_body_bytes = 2097152
 metrics_on_public = false
+access_log_sample = 0.25
 [tls]
 certificate = "cert.pem"
 private_key = "key.pem"
 ticket_key_rotation_s = 600
+[admin]
+listen = ["127.0.0.1:8444", "unix:run/admin.sock"]
+token_file = "admin-token"
+[revocation]
+expected_revocations = 5000
+segment_bytes = 65536
+compaction_interval_s = 0
+compaction_segments = 3
+expire_interval_s = 5
+bulk_max = 50
 [tokens]
 keys = "keys.json"
 issuers = ["https://a.example", "https://b.example"]
@@ -185,6 +197,7 @@ TEST_F(ConfigTest, ReadsEveryKey) {
   EXPECT_EQ(s.max_head_bytes, 16384u);
   EXPECT_EQ(s.max_body_bytes, 2097152u);
   EXPECT_FALSE(s.metrics_on_public);
+  EXPECT_EQ(s.access_log_sample, 0.25);
   EXPECT_EQ(config->tls.ticket_key_rotation_s, 600);
   const TokensConfig& t = config->tokens;
   EXPECT_EQ(t.issuers, (std::vector<std::string>{"https://a.example", "https://b.example"}));
@@ -197,6 +210,48 @@ TEST_F(ConfigTest, ReadsEveryKey) {
   EXPECT_EQ(t.claim_headers,
             (std::vector<std::pair<std::string, std::string>>{
                 {"email", "X-Auth-Email"}, {"https://example.com/roles", "Remote-Groups"}}));
+  EXPECT_EQ(config->admin.listen,
+            (std::vector<std::string>{"127.0.0.1:8444", "unix:" + Path("run/admin.sock")}));
+  EXPECT_EQ(config->admin.token_file, Path("admin-token"));
+  const RevocationConfig& r = config->revocation;
+  EXPECT_EQ(r.expected_revocations, 5000u);
+  EXPECT_EQ(r.segment_bytes, 65536u);
+  EXPECT_EQ(r.compaction_interval_s, 0);
+  EXPECT_EQ(r.compaction_segments, 3);
+  EXPECT_EQ(r.expire_interval_s, 5);
+  EXPECT_EQ(r.bulk_max, 50u);
+}
+
+TEST_F(ConfigTest, AdminListenerNeedsTheDataDirectory) {
+  EXPECT_EQ(Error(std::string(kValid) + "[admin]\nlisten = [\"127.0.0.1:8444\"]\n"),
+            At(8) + "[admin] listen needs data_dir: revocations made through the admin API "
+                    "are kept in a write-ahead log in <data_dir>/wal; set data_dir = "
+                    "\"/var/lib/ringward\" at the top level (before any [section])");
+}
+
+TEST_F(ConfigTest, AdminListenerNeedsAnAddressOfItsOwn) {
+  const std::string text = "data_dir = \"state\"\n[server]\nplain_listen = [\"127.0.0.1:8080\"]\n" +
+                           std::string(kValid) +
+                           "[admin]\nlisten = [\"127.0.0.1:8080\"]\n";
+  EXPECT_THAT(Error(text), HasSubstr("[admin] listen[0]: \"127.0.0.1:8080\" is also a [server] "
+                                     "listener"));
+  EXPECT_THAT(Error(std::string(kValid) + "[admin]\nlisten = [\"localhost:8444\"]\n"),
+              HasSubstr("[admin] listen[0]: bad address \"localhost:8444\""));
+}
+
+TEST_F(ConfigTest, AdminTokenFileMustBeReadable) {
+  EXPECT_EQ(Error(std::string(kValid) + "[admin]\ntoken_file = \"nope\"\n"),
+            At(8) + "[admin] token_file: cannot read \"" + Path("nope") +
+                "\": No such file or directory");
+}
+
+TEST_F(ConfigTest, RevocationSettingsAreRangeChecked) {
+  EXPECT_EQ(Error(std::string(kValid) + "[revocation]\nsegment_bytes = 100\n"),
+            At(8) + "[revocation] segment_bytes: must be between 4096 and 1073741824, got 100");
+  EXPECT_EQ(Error(std::string(kValid) + "[revocation]\nexpire_interval_s = 0\n"),
+            At(8) + "[revocation] expire_interval_s: must be between 1 and 86400, got 0");
+  EXPECT_THAT(Error(std::string(kValid) + "[revocation]\nbulk = 5\n"),
+              HasSubstr("unknown key \"bulk\" in [revocation]"));
 }
 
 TEST_F(ConfigTest, ClaimHeadersMayBeAnInlineTable) {
@@ -634,7 +689,7 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
     ASSERT_NE(comment, std::string::npos);
     EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
   }
-  EXPECT_EQ(keys, 23);
+  EXPECT_EQ(keys, 32);
 }
 
 TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {
@@ -693,6 +748,10 @@ TEST(PrepareDevEnvironmentTest, CreatesAWorkingEnvironment) {
   EXPECT_EQ(config->tokens.keys, dir + "/keys.json");
   EXPECT_EQ(config->tls.certificate, dir + "/cert.pem");
   EXPECT_EQ(config->tls.private_key, dir + "/key.pem");
+  EXPECT_EQ(config->admin.listen, std::vector<std::string>{"127.0.0.1:8444"});
+  EXPECT_EQ(config->admin.token_file, dir + "/admin-token");
+  EXPECT_EQ(ModeOf(dir + "/admin-token"), 0600u);
+  EXPECT_GE(ReadFile(dir + "/admin-token").size(), 40u);
   // The config refers to its files relatively, so the directory can be moved.
   EXPECT_THAT(ReadFile(dir + "/ringward.toml"), HasSubstr("keys = \"keys.json\""));
 
@@ -712,7 +771,7 @@ TEST(PrepareDevEnvironmentTest, CreatesAWorkingEnvironment) {
     (void)entry;
     ++entries;
   }
-  EXPECT_EQ(entries, 4);
+  EXPECT_EQ(entries, 5);
 }
 
 TEST(PrepareDevEnvironmentTest, SecondCallReusesTheFiles) {
@@ -757,6 +816,112 @@ TEST(PrepareDevEnvironmentTest, RefusesAFileWhereTheDirectoryShouldBe) {
   absl::StatusOr<Config> config = PrepareDevEnvironment(dir);
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()), HasSubstr(dir));
+}
+
+// --- [server] access_log_sample and ${CREDENTIALS_DIRECTORY}. ---
+
+TEST_F(ConfigTest, AccessLogSampleIsOffByDefaultAndTakesAFraction) {
+  absl::StatusOr<Config> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.access_log_sample, 0.0);
+  for (const auto& [text, value] :
+       {std::pair{"0.01", 0.01}, std::pair{"1.0", 1.0}, std::pair{"1", 1.0}, std::pair{"0", 0.0}}) {
+    SCOPED_TRACE(text);
+    config = Parse(std::string(kValid) + "[server]\naccess_log_sample = " + text + "\n");
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->server.access_log_sample, value);
+  }
+}
+
+TEST_F(ConfigTest, AccessLogSampleOutsideZeroToOneIsAnError) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\naccess_log_sample = 1.5\n"),
+            At(8) + "[server] access_log_sample: must be between 0.0 and 1.0, got 1.5");
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\naccess_log_sample = -0.1\n"),
+            At(8) + "[server] access_log_sample: must be between 0.0 and 1.0, got -0.1");
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\naccess_log_sample = \"all\"\n"),
+            At(8) + "[server] access_log_sample: expected a number from 0.0 to 1.0, got a string");
+}
+
+TEST_F(ConfigTest, AccessLogSampleRendersAsAFloatAndParsesBack) {
+  absl::StatusOr<Config> config = Parse(std::string(kValid) + "[server]\naccess_log_sample = 0\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string rendered = RenderEffectiveConfig(*config);
+  EXPECT_THAT(rendered, HasSubstr("\naccess_log_sample = 0.0\n"));
+  config->server.access_log_sample = 0.125;
+  absl::StatusOr<Config> again = ParseConfig(RenderEffectiveConfig(*config), file());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->server.access_log_sample, 0.125);
+}
+
+// Sets CREDENTIALS_DIRECTORY for one test and restores it after.
+class ScopedCredentialsDirectory {
+ public:
+  explicit ScopedCredentialsDirectory(const char* value) {
+    const char* old = getenv("CREDENTIALS_DIRECTORY");
+    had_ = old != nullptr;
+    if (had_) {
+      old_ = old;
+    }
+    if (value == nullptr) {
+      unsetenv("CREDENTIALS_DIRECTORY");
+    } else {
+      setenv("CREDENTIALS_DIRECTORY", value, 1);
+    }
+  }
+  ~ScopedCredentialsDirectory() {
+    if (had_) {
+      setenv("CREDENTIALS_DIRECTORY", old_.c_str(), 1);
+    } else {
+      unsetenv("CREDENTIALS_DIRECTORY");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+TEST_F(ConfigTest, CredentialsDirectoryIsExpandedInFilePaths) {
+  TempDir credentials;
+  WriteFile(credentials.path() + "/keys.json", "{\"keys\":[]}");
+  WriteFile(credentials.path() + "/tls_cert.pem", "x");
+  WriteFile(credentials.path() + "/tls_key.pem", "x");
+  ScopedCredentialsDirectory env(credentials.path().c_str());
+  absl::StatusOr<Config> config = Parse(
+      "[tls]\n"
+      "certificate = \"${CREDENTIALS_DIRECTORY}/tls_cert.pem\"\n"
+      "private_key = \"$CREDENTIALS_DIRECTORY/tls_key.pem\"\n"
+      "[tokens]\n"
+      "keys = \"${CREDENTIALS_DIRECTORY}/keys.json\"\n"
+      "issuers = [\"https://issuer.example\"]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls.certificate, credentials.path() + "/tls_cert.pem");
+  EXPECT_EQ(config->tls.private_key, credentials.path() + "/tls_key.pem");
+  EXPECT_EQ(config->tokens.keys, credentials.path() + "/keys.json");
+}
+
+TEST_F(ConfigTest, CredentialsDirectoryUnsetIsAnErrorNamingTheKey) {
+  ScopedCredentialsDirectory env(nullptr);
+  const std::string message = Error(
+      "[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "[tokens]\nkeys = \"${CREDENTIALS_DIRECTORY}/keys.json\"\n"
+      "issuers = [\"https://issuer.example\"]\n");
+  EXPECT_THAT(message, StartsWith(At(5) + "[tokens] keys: \"${CREDENTIALS_DIRECTORY}/keys.json\" "
+                                          "uses $CREDENTIALS_DIRECTORY, which is not set"));
+}
+
+TEST_F(ConfigTest, OtherDollarSignsAreLeftAlone) {
+  WriteFile(Path("$HOME.json"), "{\"keys\":[]}");
+  WriteFile(Path("$CREDENTIALS_DIRECTORY_X"), "{\"keys\":[]}");
+  ScopedCredentialsDirectory env("/nonexistent");
+  for (const char* name : {"$HOME.json", "$CREDENTIALS_DIRECTORY_X"}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<Config> config = Parse(
+        std::string("[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+                    "[tokens]\nkeys = \"") + name + "\"\nissuers = [\"i\"]\n");
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->tokens.keys, Path(name));
+  }
 }
 
 }  // namespace

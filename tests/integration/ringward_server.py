@@ -2,7 +2,7 @@
 
 RingwardServer writes a key set, a self-signed certificate and a config into a temp directory,
 starts the real binary with `serve --config`, learns the ports it bound (port 0, from its
-"listening on" log lines) and waits for /readyz. Everything stays on loopback and every wait is
+"event=listening" log lines) and waits for /readyz. Everything stays on loopback and every wait is
 bounded.
 """
 import json
@@ -19,7 +19,7 @@ import ringward_cli as rw
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "edge-api"
-LISTEN_RE = re.compile(r"^<6>ringward: listening on (\S+)( \(plain http\))? shards=(\d+)$")
+LISTEN_RE = re.compile(r"^<6>ringward: event=listening address=(\S+) tls=(yes|no) shards=(\d+)")
 
 
 def make_certificate(directory):
@@ -117,7 +117,7 @@ class RingwardServer:
             if addr.startswith("unix:"):
                 continue
             port = int(addr.rsplit(":", 1)[1])
-            if m.group(2):
+            if m.group(2) == "no":
                 self.http_port = port
             else:
                 self.https_port = port

@@ -46,7 +46,7 @@ class ServeLifecycleTest(unittest.TestCase):
         self.assertEqual(status, 401)
         shutil.copyfile(new_keys, self.s.keys)
         self.s.send_signal(signal.SIGHUP)
-        self.s.wait_log(r"reloaded .*kids key-2\)")
+        self.s.wait_log(r"event=reload status=ok .*kids=key-2\b")
 
         # The connection opened before the reload still works, and sees the new keys (the
         # old token was in the verified cache: the cache must have been cleared).
@@ -71,7 +71,7 @@ class ServeLifecycleTest(unittest.TestCase):
         with open(self.s.keys, "w") as f:
             f.write("{not json")
         self.s.send_signal(signal.SIGHUP)
-        self.s.wait_log(r"^<3>ringward: reload failed")
+        self.s.wait_log(r"^<3>ringward: event=reload status=failed")
         with self.s.connect() as c:
             self.assertEqual(verify(c, token)[0], 200)
         self.assertEqual(self.s.stop(), 0)
@@ -98,7 +98,7 @@ class ServeLifecycleTest(unittest.TestCase):
         self.s.proc.wait(timeout=5)
         self.assertEqual(self.s.proc.returncode, 0, self.s.log_text())
         self.assertLess(time.monotonic() - start, 2.0 + 1.0)
-        self.assertRegex(self.s.log_text(), r"<6>ringward: stopped")
+        self.assertRegex(self.s.log_text(), r"<6>ringward: event=stopped status=clean")
         # Nothing listens any more.
         with self.assertRaises(ConnectionRefusedError):
             self.s.connect()
@@ -125,7 +125,8 @@ class DevModeTest(unittest.TestCase):
             env = dict(os.environ, RINGWARD_SHARDS="1")
             proc = subprocess.Popen(
                 [rw.BINARY, "serve", "--dev", "--data-dir", os.path.join(d, "var"),
-                 "--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0"],
+                 "--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0",
+                 "--admin-listen", "127.0.0.1:0"],
                 cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True)
             try:
@@ -151,7 +152,8 @@ class DevModeTest(unittest.TestCase):
                 proc.send_signal(signal.SIGINT)
                 self.assertEqual(proc.wait(timeout=10), 0)
                 log = proc.stderr.read()
-                self.assertRegex(log, r"<6>ringward: listening on 127\.0\.0\.1:\d+ shards=1\n")
+                self.assertRegex(log, r"<6>ringward: event=listening address=127\.0\.0\.1:\d+ tls=yes "
+                                      r"shards=1\n")
                 self.assertNotIn(commands[0].split("Bearer ")[1][:40], log)
             finally:
                 if proc.poll() is None:
@@ -163,7 +165,8 @@ class DevModeTest(unittest.TestCase):
     def test_usage_errors(self):
         proc = rw.run("serve", check=2)
         self.assertIn("--config FILE or --dev", proc.stderr)
-        proc = rw.run("serve", "--config", "/nonexistent/ringward.toml", check=1)
+        # A configuration that cannot be used exits 78 (EX_CONFIG): systemd does not restart it.
+        proc = rw.run("serve", "--config", "/nonexistent/ringward.toml", check=78)
         self.assertRegex(proc.stderr, r"^<3>ringward: .*/nonexistent/ringward\.toml")
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -144,6 +145,8 @@ class SystemdUnitsTest(unittest.TestCase):
         self.assertEqual(unit_values(SERVICE, "Type"), ["notify"])
         self.assertEqual(unit_values(SERVICE, "WatchdogSec"), ["10s"])
         self.assertEqual(unit_values(SERVICE, "ExecReload"), ["/bin/kill -HUP $MAINPID"])
+        # serve exits 78 (EX_CONFIG) when its configuration is unusable: no restart loop.
+        self.assertEqual(unit_values(SERVICE, "RestartPreventExitStatus"), ["78"])
         self.assertEqual(unit_values(SERVICE, "User"), ["ringward"])
         self.assertEqual(unit_values(SERVICE, "CapabilityBoundingSet"), [""])
         allowed = allowed_syscalls(SERVICE)
@@ -196,10 +199,18 @@ class SystemdUnitsTest(unittest.TestCase):
         allowed = allowed_syscalls(SERVICE)
         trace = os.path.join(self.dir.name, "trace")
         data = os.path.join(self.dir.name, "dev")
+        # sd_notify and the watchdog's pings run too, to a socket standing in for systemd's.
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(notify.close)
+        notify.bind(os.path.join(self.dir.name, "notify"))
+        env = dict(os.environ, NOTIFY_SOCKET=os.path.join(self.dir.name, "notify"),
+                   WATCHDOG_USEC="200000")
+        env.pop("WATCHDOG_PID", None)
         proc = subprocess.Popen(
             ["strace", "-f", "-qq", "-o", trace, BINARY, "serve", "--dev", "--data-dir", data,
-             "--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--shards", "2"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             "--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--shards", "2",
+             "--admin-listen", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         try:
             port = None
             deadline = time.monotonic() + 60
@@ -207,7 +218,7 @@ class SystemdUnitsTest(unittest.TestCase):
                 line = proc.stderr.readline()
                 if not line:
                     break
-                m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(plain http\)", line)
+                m = re.search(r"event=listening address=127\.0\.0\.1:(\d+) tls=no", line)
                 if m:
                     port = int(m.group(1))
             self.assertIsNotNone(port, "the server did not report its plain listener")

@@ -34,6 +34,8 @@ struct ServerConfig {
   size_t max_head_bytes = 8192;
   size_t max_body_bytes = 1 << 20;
   bool metrics_on_public = true;  // GET /metrics on the public listeners
+  // Share of requests written to the access log (0: none, 1: every one); see access_log.h.
+  double access_log_sample = 0.0;
 };
 
 struct TlsConfig {
@@ -55,12 +57,34 @@ struct TokensConfig {
   std::vector<std::pair<std::string, std::string>> claim_headers;
 };
 
+// AdminConfig: the admin listener (revocations, log status, metrics), plain HTTP with a bearer
+// admin token. Keep it on loopback or a unix socket.
+struct AdminConfig {
+  // "127.0.0.1:8444", "[::1]:8444" or "unix:/run/ringward/admin.sock"; empty: no admin API.
+  std::vector<std::string> listen;
+  // The file holding the admin bearer token. $CREDENTIALS_DIRECTORY/admin-token (systemd
+  // LoadCredential=) is used instead when it exists.
+  std::string token_file;
+};
+
+// RevocationConfig: the revocation write-ahead log in <data_dir>/wal and the in-memory set.
+struct RevocationConfig {
+  uint64_t expected_revocations = 1000000;  // sizes the jti Bloom filter (it grows past this)
+  uint64_t segment_bytes = 64ull << 20;     // a log segment is rolled over past this size
+  int compaction_interval_s = 3600;  // snapshot the live revocations this often (0: only by count)
+  int compaction_segments = 8;       // ... or as soon as the log has this many segments (0: never)
+  int expire_interval_s = 60;        // sweep expired jti revocations this often
+  size_t bulk_max = 10000;           // revocations in one POST /admin/revocations
+};
+
 struct Config {
   std::string path;      // the file it came from ("" for built-in defaults)
-  std::string data_dir;  // where --dev keeps keys, certificate and state
+  std::string data_dir;  // state: the revocation log (<data_dir>/wal); --dev keys and certificate
   ServerConfig server;
   TlsConfig tls;
   TokensConfig tokens;
+  AdminConfig admin;
+  RevocationConfig revocation;
 };
 
 // LoadConfig reads and validates the TOML file at |path|. Relative file paths inside it are
@@ -80,9 +104,10 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
 
 // PrepareDevEnvironment makes |dir| (mode 0700) on first use with an Ed25519 signing key
 // (keys.json, 0600), a self-signed P-256 certificate for localhost/127.0.0.1/::1 (cert.pem,
-// key.pem 0600) and a ringward.toml pointing at them (listen 127.0.0.1:8443, plain HTTP on
-// 127.0.0.1:8080, issuer https://ringward.local, audience edge-api), and returns the loaded
-// config. Later calls reuse what is there.
+// key.pem 0600), a random admin token (admin-token, 0600) and a ringward.toml pointing at them
+// (listen 127.0.0.1:8443, plain HTTP on 127.0.0.1:8080, admin API on 127.0.0.1:8444, issuer
+// https://ringward.local, audience edge-api, data_dir the directory itself), and returns the
+// loaded config. Later calls reuse what is there.
 absl::StatusOr<Config> PrepareDevEnvironment(const std::string& dir);
 
 // RenderEffectiveConfig prints |config| as a TOML file that ParseConfig accepts and that yields

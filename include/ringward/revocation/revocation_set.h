@@ -60,6 +60,7 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "concurrent/published.h"
@@ -119,6 +120,15 @@ struct RevocationStats {
   uint64_t rebuild_failures = 0;       // automatic rebuilds that failed (the set stays correct)
 };
 
+// RevocationEntry is one live revocation, as Lookup and ForEachLive report it. |key| points
+// into the set's memory (see those methods for how long it stays valid).
+struct RevocationEntry {
+  RevocationKind kind = RevocationKind::kJti;
+  std::string_view key;
+  int64_t expire_at = 0;  // jti: the token's exp; INT64_MAX: kept until revoked otherwise
+  int64_t before = 0;     // subject and client: tokens issued before this are revoked
+};
+
 class RevocationSet {
  public:
   // Create builds an empty set; |domain| (borrowed) must outlive it. InvalidArgument for
@@ -164,10 +174,19 @@ class RevocationSet {
 
   RevocationStats Stats() const;
 
+  // ForEachLive calls |fn| once for every live entry (expired ones not yet swept included), in
+  // no particular order: what a compaction snapshots. |fn| must not call writer methods; the
+  // entry's key is valid during the call only.
+  void ForEachLive(absl::FunctionRef<void(const RevocationEntry&)> fn) const;
+
   // --- Readers (online QSBR readers, and the writer) ---
 
   // IsRevoked reports whether |token| is revoked by jti, subject, client or kid.
   bool IsRevoked(const token::VerifiedToken& token) const;
+
+  // Lookup finds the live entry for (|kind|, |key|), for the admin API. From the writer (the
+  // key stays valid until its next call) or an online reader (until its next quiescent state).
+  bool Lookup(RevocationKind kind, std::string_view key, RevocationEntry* out) const;
 
   // FilterMayContainJtiForTesting reports the jti filter's answer alone, so tests can show that
   // false positives occurred and were all rejected by the exact table.

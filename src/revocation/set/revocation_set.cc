@@ -219,6 +219,21 @@ bool RevocationSet::IsRevokedByPrincipal(const Generation& g, uint32_t kinds,
   return lookup(RevocationKind::kKid, token.kid) != nullptr;
 }
 
+bool RevocationSet::Lookup(RevocationKind kind, std::string_view key,
+                           RevocationEntry* out) const {
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return false;
+  }
+  const Generation* g = generation_.Load();
+  const uint64_t offset = g->Find(Hash(kind, key), kind, key);
+  if (offset == 0) {
+    return false;
+  }
+  const RecordView record = DecodeRecord(g->arena->At(offset));
+  *out = RevocationEntry{record.kind, record.key, record.expire_at, record.before};
+  return true;
+}
+
 bool RevocationSet::FilterMayContainJtiForTesting(std::string_view jti) const {
   return generation_.Load()->jti_filter.MayContain(Hash(RevocationKind::kJti, jti));
 }
@@ -476,6 +491,19 @@ bool RevocationSet::Visible(uint64_t ticket) const { return domain_->Passed(tick
 
 bool RevocationSet::WaitVisible(uint64_t ticket, std::chrono::nanoseconds timeout) const {
   return domain_->WaitPassed(ticket, timeout);
+}
+
+void RevocationSet::ForEachLive(absl::FunctionRef<void(const RevocationEntry&)> fn) const {
+  const Generation& g = *writer_->generation;
+  const ExactTable& table = *g.table.LoadRelaxed();
+  for (size_t i = 0; i < table.capacity(); ++i) {
+    const uint64_t word = table.Word(i);
+    if (!ExactTable::IsLive(word)) {
+      continue;
+    }
+    const RecordView record = DecodeRecord(g.arena->At(ExactTable::OffsetOf(word)));
+    fn(RevocationEntry{record.kind, record.key, record.expire_at, record.before});
+  }
 }
 
 RevocationStats RevocationSet::Stats() const {

@@ -1,0 +1,498 @@
+#include "server/admin_handlers.h"
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ringward/base/json.h"
+#include "ringward/base/strings.h"
+
+namespace ringward::server {
+namespace {
+
+using revocation::Revocation;
+using revocation::RevocationKind;
+
+constexpr std::string_view kRevocationsPath = "/admin/revocations";
+constexpr std::string_view kNoStore = "Cache-Control: no-store\r\n";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kNoCredentials =
+    "WWW-Authenticate: Bearer realm=\"ringward-admin\"\r\nCache-Control: no-store\r\n";
+constexpr std::string_view kBadCredentials =
+    "WWW-Authenticate: Bearer realm=\"ringward-admin\", error=\"invalid_token\"\r\n"
+    "Cache-Control: no-store\r\n";
+constexpr std::string_view kForms =
+    "{\"jti\":\"...\",\"exp\":N}, {\"sub\":\"...\",\"before\":T}, "
+    "{\"client_id\":\"...\",\"before\":T}, {\"kid\":\"...\"} or {\"revocations\":[...]}";
+
+std::string ErrorJson(std::string_view message) {
+  std::string out = "{\"error\":";
+  json::AppendJsonString(&out, message);
+  out.append("}\n");
+  return out;
+}
+
+bool IsGetOrHead(http::Method m) { return m == http::Method::kGet || m == http::Method::kHead; }
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// IsJsonContentType accepts "application/json" with any parameters, case-insensitively, and an
+// absent Content-Type (the body is JSON either way; a form or text type is a client mistake).
+bool IsJsonContentType(std::string_view value) {
+  if (value.empty()) {
+    return true;
+  }
+  constexpr std::string_view kType = "application/json";
+  if (value.size() < kType.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < kType.size(); ++i) {
+    if (Lower(value[i]) != kType[i]) {
+      return false;
+    }
+  }
+  return value.size() == kType.size() || value[kType.size()] == ';' || value[kType.size()] == ' ';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+Route RouteOf(std::string_view path) {
+  if (path == kRevocationsPath) {
+    return Route::kAdminRevoke;
+  }
+  if (path.size() > kRevocationsPath.size() &&
+      path.substr(0, kRevocationsPath.size()) == kRevocationsPath &&
+      path[kRevocationsPath.size()] == '/') {
+    return Route::kAdminRevocation;
+  }
+  if (path == "/admin/wal") {
+    return Route::kAdminWal;
+  }
+  if (path == "/metrics") {
+    return Route::kMetrics;
+  }
+  if (path == "/healthz") {
+    return Route::kHealthz;
+  }
+  if (path == "/readyz") {
+    return Route::kReadyz;
+  }
+  return Route::kNotFound;
+}
+
+// QueryValue returns the value of |name| in a query string ("a=1&kind=x"), undecoded.
+std::string_view QueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+        pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+bool KindFromName(std::string_view name, RevocationKind* kind) {
+  if (name.empty() || name == "jti") {
+    *kind = RevocationKind::kJti;
+  } else if (name == "subject" || name == "sub") {
+    *kind = RevocationKind::kSubject;
+  } else if (name == "client" || name == "client_id") {
+    *kind = RevocationKind::kClient;
+  } else if (name == "kid") {
+    *kind = RevocationKind::kKid;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The JSON member that names a revocation's identifier.
+std::string_view KeyMember(RevocationKind kind) {
+  switch (kind) {
+    case RevocationKind::kJti:
+      return "jti";
+    case RevocationKind::kSubject:
+      return "sub";
+    case RevocationKind::kClient:
+      return "client_id";
+    case RevocationKind::kKid:
+      return "kid";
+  }
+  return "jti";
+}
+
+absl::Status Invalid(std::string_view prefix, std::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(ToAbsl(prefix), ToAbsl(message)));
+}
+
+// ReadTime reads an integer member into |*out|.
+absl::Status ReadTime(simdjson::dom::element value, std::string_view name, std::string_view prefix,
+                      int64_t* out) {
+  int64_t v = 0;
+  if (value.is_int64()) {
+    v = value.get_int64().value_unsafe();
+  } else if (value.is_uint64()) {
+    return Invalid(prefix, absl::StrCat(ToAbsl(name), " is too large"));
+  } else {
+    return Invalid(prefix,
+                   absl::StrCat(ToAbsl(name), " must be an integer (seconds since the epoch)"));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+absl::Status ParseOne(simdjson::dom::element element, std::string_view prefix, Revocation* out) {
+  simdjson::dom::object object;
+  if (element.get_object().get(object) != simdjson::SUCCESS) {
+    return Invalid(prefix, absl::StrCat("a revocation is a JSON object: ", ToAbsl(kForms)));
+  }
+  int identifiers = 0;
+  bool has_exp = false;
+  bool has_before = false;
+  int64_t exp = 0;
+  int64_t before = 0;
+  for (const auto field : object) {
+    const std::string_view name(field.key.data(), field.key.size());
+    RevocationKind kind;
+    if (name == "jti" || name == "sub" || name == "client_id" || name == "kid") {
+      KindFromName(name, &kind);
+      std::string_view value;
+      if (field.value.get_string().get(value) != simdjson::SUCCESS) {
+        return Invalid(prefix, absl::StrCat(ToAbsl(name), " must be a string"));
+      }
+      ++identifiers;
+      out->kind = kind;
+      out->key.assign(value.data(), value.size());
+    } else if (name == "exp") {
+      has_exp = true;
+      if (absl::Status s = ReadTime(field.value, name, prefix, &exp); !s.ok()) {
+        return s;
+      }
+    } else if (name == "before") {
+      has_before = true;
+      if (absl::Status s = ReadTime(field.value, name, prefix, &before); !s.ok()) {
+        return s;
+      }
+    } else {
+      return Invalid(prefix, absl::StrCat("unknown member \"", ToAbsl(name),
+                                          "\"; a revocation is one of ", ToAbsl(kForms)));
+    }
+  }
+  if (identifiers != 1) {
+    return Invalid(prefix, "give exactly one of jti, sub, client_id and kid");
+  }
+  const std::string_view key = KeyMember(out->kind);
+  switch (out->kind) {
+    case RevocationKind::kJti:
+      if (!has_exp) {
+        return Invalid(prefix,
+                       "exp is required with jti: the token's expiry (its exp claim), "
+                       "until which the revocation is kept");
+      }
+      if (has_before) {
+        return Invalid(prefix, "before does not go with jti (it is for sub and client_id)");
+      }
+      out->time = exp;
+      break;
+    case RevocationKind::kSubject:
+    case RevocationKind::kClient:
+      if (!has_before) {
+        return Invalid(prefix, absl::StrCat("before is required with ", ToAbsl(key),
+                                            ": tokens issued before that time are revoked"));
+      }
+      if (has_exp) {
+        return Invalid(prefix,
+                       absl::StrCat("exp does not go with ", ToAbsl(key), " (it is for jti)"));
+      }
+      out->time = before;
+      break;
+    case RevocationKind::kKid:
+      if (has_exp || has_before) {
+        return Invalid(prefix, "a kid revocation takes no exp or before");
+      }
+      out->time = 0;
+      break;
+  }
+  if (absl::Status s = revocation::ValidateRevocation(*out); !s.ok()) {
+    return Invalid(prefix, ToStd(s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool PercentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) {
+      return false;
+    }
+    const int hi = HexValue(in[i + 1]);
+    const int lo = HexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+absl::Status RevocationBodyParser::Parse(std::string_view body, size_t max,
+                                         std::vector<Revocation>* out) {
+  out->clear();
+  if (absl::Status s = json::ValidateStrict(strict_, body); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("the body is not one strict JSON object (",
+                                                   s.message(), "); send ", ToAbsl(kForms)));
+  }
+  simdjson::dom::element root;
+  if (dom_.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("the body is not JSON");
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the body must be a JSON object: ", ToAbsl(kForms)));
+  }
+  simdjson::dom::element list;
+  if (object["revocations"].get(list) != simdjson::SUCCESS) {
+    Revocation r;
+    if (absl::Status s = ParseOne(root, "", &r); !s.ok()) {
+      return s;
+    }
+    out->push_back(std::move(r));
+    return absl::OkStatus();
+  }
+  if (object.size() != 1) {
+    return absl::InvalidArgumentError("\"revocations\" must be the only member of a bulk request");
+  }
+  simdjson::dom::array array;
+  if (list.get_array().get(array) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("\"revocations\" must be an array of revocations");
+  }
+  const size_t n = array.size();
+  if (n == 0) {
+    return absl::InvalidArgumentError("\"revocations\" must not be empty");
+  }
+  if (n > max) {
+    return absl::OutOfRangeError(absl::StrCat("at most ", max, " revocations in one request (got ",
+                                              n, "); split it, or raise [revocation] bulk_max"));
+  }
+  out->reserve(n);
+  size_t i = 0;
+  for (const simdjson::dom::element element : array) {
+    Revocation r;
+    if (absl::Status s = ParseOne(element, absl::StrCat("revocations[", i, "]: "), &r); !s.ok()) {
+      return s;
+    }
+    out->push_back(std::move(r));
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+AdminHandlers::AdminHandlers(int shard, ControlPlane* control, std::span<const ShardMetrics> all,
+                             ShardMetrics* mine)
+    : shard_(shard), control_(control), all_(all), mine_(mine) {
+  body_.reserve(16 * 1024);
+}
+
+AdminHandlers::Result AdminHandlers::Json(Route route, int status, std::string_view body, bool head,
+                                          const HandlerContext& ctx, ResponseWriter& w,
+                                          std::string_view extra) {
+  w.Start(status);
+  w.Raw(extra.empty() ? kNoStore : extra);
+  w.Finish(kJson, body, head, ctx.connection);
+  return Result{Outcome{route, status}, false};
+}
+
+AdminHandlers::Result AdminHandlers::Handle(const http::Request& req, const HandlerContext& ctx,
+                                            const HttpDate& date, uint32_t conn_index,
+                                            uint32_t conn_generation, std::string* out) {
+  ResponseWriter w(out, date);
+  const bool head = req.method == http::Method::kHead;
+  const Route route = RouteOf(req.path);
+  const std::string_view token = http::BearerToken(req.authorization);
+  if (token.empty()) {
+    return Json(route, 401,
+                ErrorJson("the admin API needs the admin token: Authorization: Bearer <token>"),
+                head, ctx, w, kNoCredentials);
+  }
+  if (!control_->CheckAdminToken(token)) {
+    return Json(route, 401, ErrorJson("the admin token is not valid"), head, ctx, w,
+                kBadCredentials);
+  }
+  auto not_allowed = [&](std::string_view allow) {
+    w.Start(405);
+    w.Raw("Allow: ");
+    w.Raw(allow);
+    w.Raw("\r\n");
+    w.Raw(kNoStore);
+    w.Finish(kJson, ErrorJson(absl::StrCat("method not allowed; use ", ToAbsl(allow))), head,
+             ctx.connection);
+    return Result{Outcome{route, 405}, false};
+  };
+  switch (route) {
+    case Route::kAdminRevoke:
+      if (req.method != http::Method::kPost) {
+        return not_allowed("POST");
+      }
+      return Revoke(req, ctx, conn_index, conn_generation, w);
+    case Route::kAdminRevocation:
+      if (!IsGetOrHead(req.method)) {
+        return not_allowed("GET, HEAD");
+      }
+      return Lookup(req, ctx, w);
+    case Route::kAdminWal:
+      if (!IsGetOrHead(req.method)) {
+        return not_allowed("GET, HEAD");
+      }
+      return Defer(ControlOp::kWalStatus, route, req, ctx, conn_index, conn_generation, {}, w);
+    case Route::kMetrics:
+      if (!IsGetOrHead(req.method)) {
+        return not_allowed("GET, HEAD");
+      }
+      body_.clear();
+      RenderMetrics(all_, ctx.ready, &body_);
+      control_->RenderMetrics(&body_);
+      w.Start(200);
+      w.Raw(kNoStore);
+      w.Finish("text/plain; version=0.0.4; charset=utf-8", body_, head, ctx.connection);
+      return Result{Outcome{route, 200}, false};
+    case Route::kHealthz:
+      return Json(route, 200, "{\"status\":\"ok\"}\n", head, ctx, w);
+    case Route::kReadyz:
+      if (ctx.ready) {
+        return Json(route, 200, "{\"status\":\"ready\"}\n", head, ctx, w);
+      }
+      return Json(route, 503,
+                  absl::StrCat("{\"status\":\"not ready\",\"reason\":",
+                               json::JsonQuote(ctx.not_ready_reason.empty()
+                                                   ? std::string_view("starting or draining")
+                                                   : ctx.not_ready_reason),
+                               "}\n"),
+                  head, ctx, w);
+    default:
+      break;
+  }
+  return Json(Route::kNotFound, 404, ErrorJson("not found"), head, ctx, w);
+}
+
+AdminHandlers::Result AdminHandlers::Revoke(const http::Request& req, const HandlerContext& ctx,
+                                            uint32_t conn_index, uint32_t conn_generation,
+                                            ResponseWriter& w) {
+  const Route route = Route::kAdminRevoke;
+  if (!control_->healthy()) {
+    return Json(route, 503,
+                ErrorJson("the revocation log has failed and refuses writes until ringward "
+                          "restarts (see GET /admin/wal)"),
+                false, ctx, w);
+  }
+  if (!IsJsonContentType(req.content_type)) {
+    return Json(route, 415, ErrorJson("send the revocation as application/json"), false, ctx, w);
+  }
+  std::vector<Revocation> revocations;
+  if (absl::Status s = parser_.Parse(req.body, control_->bulk_max(), &revocations); !s.ok()) {
+    return Json(route, absl::IsOutOfRange(s) ? 413 : 400, ErrorJson(ToStd(s.message())), false, ctx,
+                w);
+  }
+  return Defer(ControlOp::kRevoke, route, req, ctx, conn_index, conn_generation,
+               std::move(revocations), w);
+}
+
+AdminHandlers::Result AdminHandlers::Defer(ControlOp op, Route route, const http::Request& req,
+                                           const HandlerContext& ctx, uint32_t conn_index,
+                                           uint32_t conn_generation,
+                                           std::vector<Revocation> revocations, ResponseWriter& w) {
+  auto request = std::make_unique<ControlRequest>();
+  request->shard = shard_;
+  request->conn_index = conn_index;
+  request->conn_generation = conn_generation;
+  request->connection = ctx.connection;
+  request->head = req.method == http::Method::kHead;
+  request->route = route;
+  request->op = op;
+  request->revocations = std::move(revocations);
+  request->received = std::chrono::steady_clock::now();
+  if (!control_->channel(shard_).Submit(request)) {
+    return Json(route, 503,
+                ErrorJson("too many admin requests in flight on this connection's shard; retry"),
+                req.method == http::Method::kHead, ctx, w,
+                "Retry-After: 1\r\nCache-Control: no-store\r\n");
+  }
+  control_->Wake();
+  return Result{Outcome{route, 0}, true};
+}
+
+AdminHandlers::Result AdminHandlers::Lookup(const http::Request& req, const HandlerContext& ctx,
+                                            ResponseWriter& w) {
+  const Route route = Route::kAdminRevocation;
+  const bool head = req.method == http::Method::kHead;
+  std::string key;
+  if (!PercentDecode(req.path.substr(kRevocationsPath.size() + 1), &key) || key.empty()) {
+    return Json(route, 400,
+                ErrorJson("GET /admin/revocations/{id} takes a percent-encoded identifier"), head,
+                ctx, w);
+  }
+  RevocationKind kind;
+  if (!KindFromName(QueryValue(req.query, "kind"), &kind)) {
+    return Json(route, 400, ErrorJson("kind must be jti, subject, client or kid"), head, ctx, w);
+  }
+  // This shard is an online reader of the set, so the lookup is as lock-free as a verify, and
+  // it sees every revocation acknowledged before this request arrived.
+  revocation::RevocationEntry entry;
+  if (!control_->revocations().Lookup(kind, key, &entry)) {
+    return Json(route, 404, ErrorJson("no revocation in force for this identifier"), head, ctx, w);
+  }
+  body_.assign("{\"kind\":\"");
+  body_.append(revocation::RevocationKindName(kind));
+  body_.append("\",\"");
+  body_.append(KeyMember(kind));
+  body_.append("\":");
+  json::AppendJsonString(&body_, entry.key);
+  if (kind == RevocationKind::kJti) {
+    body_.append(",\"exp\":");
+    AppendSignedDecimal(&body_, entry.expire_at);
+  } else if (kind != RevocationKind::kKid) {
+    body_.append(",\"before\":");
+    AppendSignedDecimal(&body_, entry.before);
+  }
+  body_.append("}\n");
+  return Json(route, 200, body_, head, ctx, w);
+}
+
+Outcome AdminHandlers::Render(const ControlResponse& response, const HttpDate& date,
+                              std::string* out) {
+  ResponseWriter w(out, date);
+  w.Start(response.status);
+  w.Raw(kNoStore);
+  w.Finish(kJson, response.body, response.head, response.connection);
+  return Outcome{response.route, response.status};
+}
+
+}  // namespace ringward::server
