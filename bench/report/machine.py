@@ -4,6 +4,7 @@ Everything is read from /proc, /sys, /etc and dpkg; a fact that cannot be read i
 rather than guessed. Python 3 standard library only.
 """
 import datetime
+import time
 import os
 import platform
 import shutil
@@ -120,13 +121,8 @@ class CpuSample:
         self.busy = user + nice + system + irq + softirq
         self.steal = steal
         self.total = sum(fields)
-        self.time = _monotonic()
+        self.time = time.monotonic()
 
     @staticmethod
     def ticks_per_second():
         return os.sysconf("SC_CLK_TCK")
-
-
-def _monotonic():
-    import time
-    return time.monotonic()

@@ -132,6 +132,57 @@ def color_of(t):
 
 
 # ---------------------------------------------------------------------------------------------
+# Micro-benchmark ratios: each pipeline next to its raw primitive
+# ---------------------------------------------------------------------------------------------
+RATIOS = [
+    ("BM_Verify_HS256", "BM_Raw_HmacSha256", "HS256: full verify vs one-shot HMAC-SHA256"),
+    ("BM_Verify_EdDSA", "BM_Raw_Ed25519Verify", "EdDSA: full verify vs raw Ed25519 verify"),
+    ("BM_Verify_ES256", "BM_Raw_EcdsaP256Verify", "ES256: full verify vs SHA-256 + ECDSA verify"),
+    ("BM_Verify_CacheHit/1000", "BM_Verify_EdDSA",
+     "cache hit (1000 tokens) vs full EdDSA verify"),
+    ("BM_Verify_CacheHit/1000", "BM_Verify_HS256", "cache hit (1000 tokens) vs full HS256 verify"),
+    ("BM_RevocationSet_IsRevokedNegative1M", "BM_Bloom_Lookup/1000000",
+     "revocation check (1M revoked, not revoked) vs raw Bloom lookup"),
+    ("BM_RevocationSet_IsRevokedEmpty", "BM_Hash_Xxh3Jti",
+     "revocation check (empty set) vs hashing the jti"),
+    ("BM_VerifyHS256_RevocationCheck/1", "BM_VerifyHS256_NoRevocationCheck",
+     "HS256 verify + revocation check (1M jti revoked) vs verify alone"),
+    ("BM_VerifyHS256Cached_RevocationCheck/1", "BM_VerifyHS256Cached_NoRevocationCheck",
+     "cached HS256 verify + revocation check (1M jti revoked) vs cached verify alone"),
+    ("BM_VerifyHS256Cached_RevocationCheck/2", "BM_VerifyHS256Cached_NoRevocationCheck",
+     "cached HS256 verify + revocation check (every kind revoked) vs cached verify alone"),
+    ("BM_Wal_DurableAppend/64", "BM_Fdatasync_Raw",
+     "WAL durable append (64 writers, group commit) vs write + fdatasync per record"),
+    ("BM_Crc32c/Sse42/4096", "BM_Crc32c/Portable/4096", "CRC32C, SSE4.2 vs portable (4 KiB)"),
+]
+
+
+def micro_rate(b):
+    if b.get("items_per_second"):
+        return b["items_per_second"]
+    return 1e9 / b["cpu_ns"] if b["cpu_ns"] else None
+
+
+def find_bench(suites, prefix):
+    for s in suites:
+        for b in s["benchmarks"]:
+            if b["name"] == prefix or b["name"].startswith(prefix + "/"):
+                return b
+    return None
+
+
+def micro_ratios(suites):
+    out = []
+    for pipeline, primitive, label in RATIOS:
+        a, b = find_bench(suites, pipeline), find_bench(suites, primitive)
+        if a and b and micro_rate(a) and micro_rate(b):
+            out.append({"label": label, "pipeline": a["name"], "primitive": b["name"],
+                        "pipeline_rate": micro_rate(a), "primitive_rate": micro_rate(b),
+                        "ratio": micro_rate(a) / micro_rate(b)})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 def find(summary, wid):
@@ -252,7 +303,9 @@ def key_figures(summary):
                              f"{us(med(t, 'p50_us'))}, p99 {us(med(t, 'p99_us'))}, p99.9 "
                              f"{us(med(t, 'p99_9_us'))} from the intended send time (service time "
                              f"p99 {us(med(t, 'service_p99_us'))}, client send lag p99 "
-                             f"{us(med(t, 'send_lag_p99_us'))}); {n0(med(t, 'errors'))} errors.")
+                             f"{us(med(t, 'send_lag_p99_us'))}; slowest answer in any second "
+                             f"after the first {us(med(t, 'steady_max_us'))}); "
+                             f"{n0(med(t, 'errors'))} errors.")
     return lines
 
 
@@ -328,16 +381,17 @@ def workload_section(w, out_dir):
         lines.insert(4, f"Rate: **{n0(w.get('rate'))} req/s** "
                         f"({w.get('rate_note', 'set with --open-rate')}).")
         lines.insert(5, "")
-        lines += ["| target | achieved req/s | p50 | p99 | p99.9 | max | service p99 | "
-                  "send lag p99 | server CPU µs/req | errors |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| target | achieved req/s | p50 | p99 | p99.9 | max | worst second after "
+                  "the first | service p99 | send lag p99 | server CPU µs/req | errors |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in targets:
             if not t.get("median"):
-                lines.append(f"| {t['name']} | failed | | | | | | | | |")
+                lines.append(f"| {t['name']} | failed | | | | | | | | | |")
                 continue
             lines.append(f"| {name_cell(t)} | {n0(med(t, 'throughput_rps'))} | "
                          f"{us(med(t, 'p50_us'))} | {spread(t, 'p99_us', us)} | "
                          f"{spread(t, 'p99_9_us', us)} | {us(med(t, 'max_us'))} | "
+                         f"{spread(t, 'steady_max_us', us)} | "
                          f"{us(med(t, 'service_p99_us'))} | {us(med(t, 'send_lag_p99_us'))} | "
                          f"{cpu(med(t, 'server_cpu_us'))} | {n0(t['errors_total'])} |")
     else:
@@ -452,6 +506,7 @@ def micro_section(micro):
              "Medians of the repetitions (`--benchmark_repetitions=N "
              "--benchmark_report_aggregates_only=true`); cv is the coefficient of variation "
              "between repetitions.", ""]
+    micro["ratios"] = micro_ratios(micro["suites"])
     if micro.get("ratios"):
         lines += ["Each pipeline next to its raw primitive over the same input: a ratio near "
                   "1.00 means ringward's parsing and checks are close to free.", "",
