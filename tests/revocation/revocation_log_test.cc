@@ -16,6 +16,7 @@
 #include "concurrent/qsbr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 #include "ringward/revocation/revocation_set.h"
 #include "ringward/revocation/wal.h"
 #include "ringward/token/claims.h"
@@ -29,24 +30,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/revlog_test.XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ringward::test::TempDir;
 
 RevocationSetOptions SetOptions() {
   RevocationSetOptions options;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 #include "ringward/net/uring/prep.h"
 #include "ringward/net/uring/ring.h"
 #include "ringward/revocation/wal_file_layer.h"
@@ -31,24 +32,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kExp = 4'000'000'000;  // far in the future
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/cp_test.XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ringward::test::TempDir;
 
 class ControlPlaneTest : public ::testing::Test {
  protected:
