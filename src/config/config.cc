@@ -337,11 +337,19 @@ class Section {
   // Validator checks (and may rewrite, e.g. resolve) one string value; "" means it is fine.
   using Validator = std::function<std::string(std::string*)>;
 
+  // |display| is how messages name the section when it differs from |name|: the elements of an
+  // array of tables share one name (for the known keys) but each has its own index.
   Section(Problems* problems, KnownKeys* known, std::string name, const toml::table* table,
-          uint32_t line)
-      : problems_(problems), known_(known), name_(std::move(name)), table_(table), line_(line) {}
+          uint32_t line, std::string display = "")
+      : problems_(problems),
+        known_(known),
+        name_(std::move(name)),
+        display_(display.empty() ? name_ : std::move(display)),
+        table_(table),
+        line_(line) {}
 
   const std::string& name() const { return name_; }
+  const std::string& display() const { return display_; }
 
   // KeyLine is the line where |key| was set, else the section's line.
   uint32_t KeyLine(std::string_view key) const {
@@ -351,7 +359,7 @@ class Section {
 
   // Label names a key the way messages print it: "[server] shards", or "data_dir".
   std::string Label(std::string_view key) const {
-    return name_.empty() ? std::string(key) : absl::StrCat("[", name_, "] ", std::string(key));
+    return name_.empty() ? std::string(key) : absl::StrCat("[", display_, "] ", std::string(key));
   }
 
   void Int(std::string_view key, int* out, int64_t min, int64_t max) {
@@ -366,6 +374,42 @@ class Section {
     if (Integer(key, min, max, &value)) {
       *out = static_cast<size_t>(value);
     }
+  }
+
+  void Int64(std::string_view key, int64_t* out, int64_t min, int64_t max) {
+    int64_t value;
+    if (Integer(key, min, max, &value)) {
+      *out = value;
+    }
+  }
+
+  void Uint32(std::string_view key, uint32_t* out, int64_t min, int64_t max) {
+    int64_t value;
+    if (Integer(key, min, max, &value)) {
+      *out = static_cast<uint32_t>(value);
+    }
+  }
+
+  // Int64OrZero reads 0 (which means |zero_means|) or an integer from |min| to |max|.
+  void Int64OrZero(std::string_view key, int64_t* out, int64_t min, int64_t max,
+                   std::string_view zero_means) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return;
+    }
+    const auto* i = node->as_integer();
+    if (i == nullptr) {
+      TypeError(key, *node, "an integer");
+      return;
+    }
+    const int64_t value = i->get();
+    if (value != 0 && (value < min || value > max)) {
+      problems_->Add(LineOf(node->source()),
+                     absl::StrCat(Label(key), ": must be 0 (", std::string(zero_means),
+                                  ") or between ", min, " and ", max, ", got ", value));
+      return;
+    }
+    *out = value;
   }
 
   void Bool(std::string_view key, bool* out) {
@@ -476,6 +520,19 @@ class Section {
     return table;
   }
 
+  // Array returns the array |key|, or nullptr when it is absent or not an array (reported).
+  const toml::array* Array(std::string_view key, std::string_view expected) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      TypeError(key, *node, expected);
+    }
+    return array;
+  }
+
   // ReportUnknown reports every key of the table that was never asked for. Call it after every
   // section has been read, so that |known| is complete.
   void ReportUnknown() const {
@@ -488,14 +545,14 @@ class Section {
         continue;
       }
       const bool is_table = node.is_table();
-      const std::string full = name_.empty() ? k : absl::StrCat(name_, ".", k);
+      const std::string full = name_.empty() ? k : absl::StrCat(display_, ".", k);
       std::string text;
       if (is_table) {
         text = absl::StrCat("unknown section [", full, "]");
       } else if (name_.empty()) {
         text = absl::StrCat("unknown key ", Quote(k), " at the top level");
       } else {
-        text = absl::StrCat("unknown key ", Quote(k), " in [", name_, "]");
+        text = absl::StrCat("unknown key ", Quote(k), " in [", display_, "]");
       }
       absl::StrAppend(&text, Hint(k, is_table));
       problems_->Add(LineOf(key.source()), std::move(text));
@@ -586,6 +643,7 @@ class Section {
   Problems* problems_;
   KnownKeys* known_;
   std::string name_;
+  std::string display_;
   const toml::table* table_;
   uint32_t line_;
   std::map<std::string, uint32_t> key_lines_;
@@ -647,6 +705,153 @@ std::string NonEmptyTextProblem(std::string* value) {
     return "must not contain control characters";
   }
   return "";
+}
+
+// IsLoopbackHost: the hosts for which an http:// issuer or base URL is allowed, because the
+// traffic never leaves the machine (development, tests, a sidecar).
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1") {
+    return true;
+  }
+  in_addr addr4;
+  return ::inet_pton(AF_INET, host.c_str(), &addr4) == 1 && (ntohl(addr4.s_addr) >> 24) == 127;
+}
+
+// UrlProblem returns "" when |url| is an https:// URL (http:// only for a loopback host) with a
+// host, an optional port and, when |allow_path|, a path; never a query, a fragment or user
+// information. Without |allow_path| a lone trailing "/" is removed from |*url|.
+std::string UrlProblem(std::string* url, bool allow_path) {
+  const std::string& u = *url;
+  if (std::any_of(u.begin(), u.end(), [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return b <= 0x20 || b >= 0x7f;
+      })) {
+    return absl::StrCat(Quote(u), " must not contain spaces, control or non-ASCII characters");
+  }
+  bool secure;
+  std::string_view rest;
+  if (u.rfind("https://", 0) == 0) {
+    secure = true;
+    rest = std::string_view(u).substr(8);
+  } else if (u.rfind("http://", 0) == 0) {
+    secure = false;
+    rest = std::string_view(u).substr(7);
+  } else {
+    return absl::StrCat(Quote(u), " is not an https:// URL, e.g. \"https://auth.example.com\"");
+  }
+  const size_t authority_end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, authority_end);
+  const std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos) {
+    return absl::StrCat(Quote(u), " must not hold a user name or password");
+  }
+  std::string host;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return absl::StrCat(Quote(u), ": missing ']' after the IPv6 address");
+    }
+    host = std::string(authority.substr(1, close - 1));
+    in6_addr addr6;
+    if (::inet_pton(AF_INET6, host.c_str(), &addr6) != 1) {
+      return absl::StrCat(Quote(u), ": ", Quote(host), " is not an IPv6 address");
+    }
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') {
+      return absl::StrCat(Quote(u), ": only \":port\" may follow the IPv6 address");
+    }
+    port = after.empty() ? after : after.substr(1);
+    if (after.size() == 1) {
+      return absl::StrCat(Quote(u), ": the port after ':' is missing");
+    }
+  } else {
+    const size_t colon = authority.find(':');
+    host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) {
+        return absl::StrCat(Quote(u), ": the port after ':' is missing");
+      }
+    }
+    const bool host_ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '.';
+    });
+    if (!host_ok) {
+      return absl::StrCat(Quote(u), " has no valid host name (letters, digits, '-' and '.')");
+    }
+  }
+  if (!port.empty()) {
+    const bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+    int number = 0;
+    for (char c : port) {
+      number = number * 10 + (c - '0');
+    }
+    if (!digits || number < 1 || number > 65535) {
+      return absl::StrCat(Quote(u), ": port ", Quote(port), " is not a number from 1 to 65535");
+    }
+  }
+  if (!secure && !IsLoopbackHost(host)) {
+    return absl::StrCat(Quote(u),
+                        " must use https:// (http:// is allowed only for loopback hosts: "
+                        "localhost, 127.0.0.1, [::1])");
+  }
+  if (tail.find_first_of("?#") != std::string_view::npos) {
+    return absl::StrCat(Quote(u), " must not have a query or a fragment");
+  }
+  if (!allow_path && !tail.empty()) {
+    if (tail != "/") {
+      return absl::StrCat(Quote(u),
+                          " must not have a path: the endpoints are at fixed paths under it "
+                          "(e.g. \"https://auth.example.com\")");
+    }
+    url->pop_back();
+  }
+  return "";
+}
+
+// IssuerUrlProblem: an issuer identifier (RFC 8414 §2): https, may have a path. "" is the
+// default ([tokens] issuers[0]).
+std::string IssuerUrlProblem(std::string* value) {
+  return value->empty() ? "" : UrlProblem(value, /*allow_path=*/true);
+}
+
+// BaseUrlProblem: where the endpoints are, without a path. "" is the default (the issuer).
+std::string BaseUrlProblem(std::string* value) {
+  return value->empty() ? "" : UrlProblem(value, /*allow_path=*/false);
+}
+
+std::string SigningAlgProblem(std::string* value) {
+  for (std::string_view alg : {"EdDSA", "ES256", "RS256", "PS256"}) {
+    if (*value == alg) {
+      return "";
+    }
+  }
+  return absl::StrCat("must be EdDSA, ES256, RS256 or PS256 (an asymmetric algorithm: its "
+                      "public keys are published in the JWKS), got ",
+                      Quote(*value));
+}
+
+// ScopeTokenProblem: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+std::string ScopeTokenProblem(std::string* value) {
+  const bool ok = !value->empty() && std::all_of(value->begin(), value->end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x21 && u <= 0x7e && c != '"' && c != '\\';
+  });
+  if (ok) {
+    return "";
+  }
+  return absl::StrCat(Quote(*value),
+                      " is not a scope (printable ASCII without spaces, '\"' or '\\', e.g. "
+                      "\"read:orders\")");
+}
+
+std::string NoControlCharacterProblem(std::string* value) {
+  return HasControlCharacter(*value) ? "must not contain control characters" : "";
 }
 
 // Claims GET /v1/verify already answers with its own headers (DESIGN.md: X-Auth-Subject,
@@ -835,9 +1040,13 @@ void CheckCrossKeys(const Config& config, const Section& server, const Section& 
   }
 
   if (config.tokens.keys.empty()) {
-    problems->Add(tokens.KeyLine("keys"),
-                  "[tokens] keys is required: the JWKS file with the signing and verification "
-                  "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)");
+    // Issuance makes and rotates its own signing keys; a keys file then only adds to them.
+    if (!config.issuance.enabled) {
+      problems->Add(tokens.KeyLine("keys"),
+                    "[tokens] keys is required: the JWKS file with the signing and verification "
+                    "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one), unless "
+                    "[issuance] enabled = true, which makes its own");
+    }
   } else {
     check_file(tokens, "keys", config.tokens.keys);
   }
@@ -882,6 +1091,171 @@ void CheckAdmin(const Config& config, const Section& admin, Problems* problems) 
       problems->Add(admin.KeyLine("token_file"),
                     absl::StrCat("[admin] token_file: cannot read ", Quote(a.token_file), ": ",
                                  problem));
+    }
+  }
+}
+
+// ReadTrustedIssuers reads the [[issuance.trusted_issuers]] tables. Each is a Section of its own
+// (appended to |sections|, parallel to |out|) so that its keys get the usual type, value and
+// unknown-key checks.
+void ReadTrustedIssuers(Section* issuance, Problems* problems, KnownKeys* known,
+                        const std::string& base_dir, std::vector<Section>* sections,
+                        std::vector<TrustedIssuerConfig>* out) {
+  const toml::array* array = issuance->Array(
+      "trusted_issuers", "an array of tables ([[issuance.trusted_issuers]] sections)");
+  if (array == nullptr) {
+    return;
+  }
+  std::vector<TrustedIssuerConfig> issuers;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = (*array)[i];
+    const std::string display = absl::StrCat("issuance.trusted_issuers[", i, "]");
+    const auto* table = element.as_table();
+    if (table == nullptr) {
+      problems->Add(LineOf(element.source()),
+                    absl::StrCat("[", display,
+                                 "]: expected a table (an [[issuance.trusted_issuers]] "
+                                 "section), got ",
+                                 TypeName(element.type())));
+      continue;
+    }
+    sections->emplace_back(problems, known, "issuance.trusted_issuers", table,
+                           LineOf(element.source()), display);
+    Section& section = sections->back();
+    TrustedIssuerConfig issuer;
+    section.String("issuer", &issuer.issuer, NonEmptyTextProblem);
+    section.String("jwks", &issuer.jwks, ExpandCredentials);
+    issuer.jwks = ResolvePath(base_dir, issuer.jwks);
+    section.StringArray("audiences", &issuer.audiences, NonEmptyTextProblem);
+    section.String("subject_prefix", &issuer.subject_prefix, NoControlCharacterProblem);
+    section.StringArray("scopes", &issuer.scopes, ScopeTokenProblem);
+    issuers.push_back(std::move(issuer));
+  }
+  *out = std::move(issuers);
+}
+
+// CheckIssuance checks [issuance] against itself and the rest, and when it is enabled fills in
+// the defaults that come from other keys (issuer, base_url, audiences; see IssuanceConfig).
+// |trusted| holds the section of each trusted issuer, in order.
+void CheckIssuance(Config* config, const Section& issuance, const std::vector<Section>& trusted,
+                   Problems* problems) {
+  IssuanceConfig& is = config->issuance;
+  if (is.max_lockout_s < is.lockout_s) {
+    problems->Add(issuance.KeyLine("max_lockout_s"),
+                  absl::StrCat("[issuance] max_lockout_s: must be at least lockout_s (",
+                               is.lockout_s, "), got ", is.max_lockout_s));
+  }
+  // RFC 9106 §3.1: the memory is at least 8 KiB per lane; libargon2 refuses less.
+  if (is.argon2_memory_kib < 8 * is.argon2_parallelism) {
+    problems->Add(issuance.KeyLine("argon2_memory_kib"),
+                  absl::StrCat("[issuance] argon2_memory_kib: Argon2 needs at least 8 KiB per "
+                               "lane, so at least ",
+                               8 * is.argon2_parallelism, " with argon2_parallelism = ",
+                               is.argon2_parallelism, ", got ", is.argon2_memory_kib));
+  }
+
+  std::map<std::string, size_t> seen;  // issuer -> index
+  for (size_t i = 0; i < is.trusted_issuers.size() && i < trusted.size(); ++i) {
+    TrustedIssuerConfig& t = is.trusted_issuers[i];
+    const Section& section = trusted[i];
+    if (t.issuer.empty()) {
+      problems->Add(section.KeyLine("issuer"),
+                    absl::StrCat(section.Label("issuer"),
+                                 " is required: the \"iss\" of the provider's tokens, e.g. "
+                                 "issuer = \"https://accounts.example.com\""));
+    } else {
+      auto [it, inserted] = seen.emplace(t.issuer, i);
+      if (!inserted) {
+        problems->Add(section.KeyLine("issuer"),
+                      absl::StrCat(section.Label("issuer"), ": ", Quote(t.issuer),
+                                   " is already trusted_issuers[", it->second,
+                                   "]; give each provider one table"));
+      }
+    }
+    if (t.jwks.empty()) {
+      problems->Add(section.KeyLine("jwks"),
+                    absl::StrCat(section.Label("jwks"),
+                                 " is required: the JWKS file with the provider's public keys, "
+                                 "e.g. jwks = \"accounts-jwks.json\""));
+    } else {
+      const std::string problem = ReadableFileProblem(t.jwks);
+      if (!problem.empty()) {
+        problems->Add(section.KeyLine("jwks"), absl::StrCat(section.Label("jwks"), ": cannot read ",
+                                                            Quote(t.jwks), ": ", problem));
+      }
+    }
+    // Usernames cannot hold ':', so a prefix with one keeps an exchanged subject from ever
+    // naming a local user (whose tokens carry the bare username as sub).
+    if (!t.subject_prefix.empty()) {
+      if (t.subject_prefix.find(':') == std::string::npos) {
+        problems->Add(section.KeyLine("subject_prefix"),
+                      absl::StrCat(section.Label("subject_prefix"), ": ", Quote(t.subject_prefix),
+                                   " must contain a ':' (which usernames cannot), so that an "
+                                   "exchanged subject is never taken for a local user; e.g. ",
+                                   Quote("corp:")));
+      }
+    } else if (!t.issuer.empty()) {
+      t.subject_prefix = absl::StrCat(t.issuer, "|");
+      if (t.issuer.find(':') == std::string::npos) {
+        problems->Add(section.KeyLine("issuer"),
+                      absl::StrCat(section.Label("subject_prefix"), " is not set, so it is ",
+                                   Quote(t.subject_prefix),
+                                   ", which has no ':' (usernames cannot hold one, so it keeps an "
+                                   "exchanged subject from being taken for a local user); set "
+                                   "subject_prefix = ",
+                                   Quote("corp:")));
+      }
+    }
+  }
+
+  if (!is.enabled) {
+    return;
+  }
+  if (config->data_dir.empty()) {
+    problems->Add(issuance.KeyLine("enabled"),
+                  "[issuance] enabled needs data_dir: clients, users, refresh tokens and signing "
+                  "keys are kept in the write-ahead log in <data_dir>/wal and the private keys in "
+                  "<data_dir>/keys; set data_dir = \"/var/lib/ringward\" at the top level "
+                  "(before any [section])");
+  }
+
+  const std::vector<std::string>& verified_issuers = config->tokens.issuers;
+  bool issuer_ok = true;  // so that a bad issuer is not reported again as a bad base_url
+  if (is.issuer.empty()) {
+    // An empty [tokens] issuers is reported by CheckCrossKeys.
+    if (!verified_issuers.empty()) {
+      std::string issuer = verified_issuers[0];
+      const std::string problem = UrlProblem(&issuer, /*allow_path=*/true);
+      if (!problem.empty()) {
+        issuer_ok = false;
+        problems->Add(issuance.KeyLine("issuer"),
+                      absl::StrCat("[issuance] issuer is not set, so it is [tokens] issuers[0]: ",
+                                   problem, "; set issuer = \"https://auth.example.com\" here and "
+                                   "in [tokens] issuers"));
+      }
+      is.issuer = std::move(issuer);
+    }
+  }
+
+  if (is.base_url.empty() && !is.issuer.empty() && issuer_ok) {
+    std::string base_url = is.issuer;
+    const std::string problem = UrlProblem(&base_url, /*allow_path=*/false);
+    if (!problem.empty()) {
+      problems->Add(issuance.KeyLine("base_url"),
+                    absl::StrCat("[issuance] base_url is not set, so it is the issuer: ", problem,
+                                 "; set base_url = \"https://auth.example.com\", where the "
+                                 "endpoints are"));
+    }
+    is.base_url = std::move(base_url);
+  }
+
+  if (is.audiences.empty()) {
+    is.audiences = config->tokens.audiences;
+    if (is.audiences.empty()) {
+      problems->Add(issuance.KeyLine("audiences"),
+                    "[issuance] audiences: an issued token needs an audience, and neither "
+                    "[issuance] audiences nor [tokens] audiences names one; set audiences = "
+                    "[\"api.example.com\"]");
     }
   }
 }
@@ -1027,12 +1401,42 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   revocation.Int("expire_interval_s", &r.expire_interval_s, 1, 86400);
   revocation.Size("bulk_max", &r.bulk_max, 1, 1000000);
 
-  for (const Section* section : {&root, &server, &tls, &tokens, &admin, &revocation}) {
+  Section issuance = SubSection(&root, &problems, &known, "issuance");
+  IssuanceConfig& is = config.issuance;
+  issuance.Bool("enabled", &is.enabled);
+  issuance.String("issuer", &is.issuer, IssuerUrlProblem);
+  issuance.String("base_url", &is.base_url, BaseUrlProblem);
+  issuance.StringArray("audiences", &is.audiences, NonEmptyTextProblem);
+  issuance.String("signing_alg", &is.signing_alg, SigningAlgProblem);
+  issuance.Int64("access_token_ttl_s", &is.access_token_ttl_s, 60, 86400);
+  issuance.Int64OrZero("refresh_token_ttl_s", &is.refresh_token_ttl_s, 300, 31536000,
+                       "no refresh tokens");
+  issuance.Int64OrZero("rotation_interval_s", &is.rotation_interval_s, 3600, 315360000,
+                       "rotate only on demand");
+  issuance.Int64("publish_lead_s", &is.publish_lead_s, 0, 604800);
+  issuance.Uint32("argon2_memory_kib", &is.argon2_memory_kib, 64, 4194304);
+  issuance.Uint32("argon2_iterations", &is.argon2_iterations, 1, 64);
+  issuance.Uint32("argon2_parallelism", &is.argon2_parallelism, 1, 16);
+  issuance.Int("password_workers", &is.password_workers, 1, 64);
+  issuance.Int("max_failures", &is.max_failures, 1, 1000);
+  issuance.Int64("lockout_s", &is.lockout_s, 1, 86400);
+  issuance.Int64("max_lockout_s", &is.max_lockout_s, 1, 2592000);
+  issuance.Int("ip_max_failures", &is.ip_max_failures, 1, 1000000);
+  issuance.Int64("ip_window_s", &is.ip_window_s, 1, 86400);
+  std::vector<Section> trusted;
+  ReadTrustedIssuers(&issuance, &problems, &known, base_dir, &trusted, &is.trusted_issuers);
+
+  for (const Section* section :
+       {&root, &server, &tls, &tokens, &admin, &revocation, &issuance}) {
     section->ReportUnknown();
+  }
+  for (const Section& section : trusted) {
+    section.ReportUnknown();
   }
   if (problems.empty()) {
     CheckCrossKeys(config, server, tls, tokens, &problems);
     CheckAdmin(config, admin, &problems);
+    CheckIssuance(&config, issuance, trusted, &problems);
   }
   if (!problems.empty()) {
     return problems.ToStatus();
@@ -1153,6 +1557,39 @@ std::string RenderEffectiveConfig(const Config& config) {
   absl::StrAppend(&out, "compaction_segments = ", r.compaction_segments, "\n");
   absl::StrAppend(&out, "expire_interval_s = ", r.expire_interval_s, "\n");
   absl::StrAppend(&out, "bulk_max = ", r.bulk_max, "\n");
+
+  const IssuanceConfig& is = config.issuance;
+  absl::StrAppend(&out, "\n[issuance]\n");
+  absl::StrAppend(&out, "enabled = ", TomlBool(is.enabled), "\n");
+  absl::StrAppend(&out, "issuer = ", TomlString(is.issuer), "\n");
+  absl::StrAppend(&out, "base_url = ", TomlString(is.base_url), "\n");
+  absl::StrAppend(&out, "audiences = ", TomlStringArray(is.audiences), "\n");
+  absl::StrAppend(&out, "signing_alg = ", TomlString(is.signing_alg), "\n");
+  absl::StrAppend(&out, "access_token_ttl_s = ", is.access_token_ttl_s, "\n");
+  absl::StrAppend(&out, "refresh_token_ttl_s = ", is.refresh_token_ttl_s, "\n");
+  absl::StrAppend(&out, "rotation_interval_s = ", is.rotation_interval_s, "\n");
+  absl::StrAppend(&out, "publish_lead_s = ", is.publish_lead_s, "\n");
+  absl::StrAppend(&out, "argon2_memory_kib = ", is.argon2_memory_kib, "\n");
+  absl::StrAppend(&out, "argon2_iterations = ", is.argon2_iterations, "\n");
+  absl::StrAppend(&out, "argon2_parallelism = ", is.argon2_parallelism, "\n");
+  absl::StrAppend(&out, "password_workers = ", is.password_workers, "\n");
+  absl::StrAppend(&out, "max_failures = ", is.max_failures, "\n");
+  absl::StrAppend(&out, "lockout_s = ", is.lockout_s, "\n");
+  absl::StrAppend(&out, "max_lockout_s = ", is.max_lockout_s, "\n");
+  absl::StrAppend(&out, "ip_max_failures = ", is.ip_max_failures, "\n");
+  absl::StrAppend(&out, "ip_window_s = ", is.ip_window_s, "\n");
+  // An array of tables cannot be empty in [[...]] form; the inline form says "none".
+  if (is.trusted_issuers.empty()) {
+    absl::StrAppend(&out, "trusted_issuers = []\n");
+  }
+  for (const TrustedIssuerConfig& t : is.trusted_issuers) {
+    absl::StrAppend(&out, "\n[[issuance.trusted_issuers]]\n");
+    absl::StrAppend(&out, "issuer = ", TomlString(t.issuer), "\n");
+    absl::StrAppend(&out, "jwks = ", TomlString(t.jwks), "\n");
+    absl::StrAppend(&out, "audiences = ", TomlStringArray(t.audiences), "\n");
+    absl::StrAppend(&out, "subject_prefix = ", TomlString(t.subject_prefix), "\n");
+    absl::StrAppend(&out, "scopes = ", TomlStringArray(t.scopes), "\n");
+  }
   return out;
 }
 

@@ -53,6 +53,10 @@ audiences = ["edge-api"]
 [admin]
 listen = ["127.0.0.1:8444"]
 token_file = "admin-token"
+
+[issuance]
+enabled = true
+base_url = "https://127.0.0.1:8443"
 )";
 
 absl::Status ErrnoStatus(int err, std::string_view what, const std::string& path) {

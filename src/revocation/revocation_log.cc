@@ -300,6 +300,14 @@ LiveSnapshot LiveSnapshot::Capture(const RevocationSet& set) {
   return snapshot;
 }
 
+void LiveSnapshot::AddRecord(uint16_t type, std::string_view payload) {
+  const auto len = static_cast<uint32_t>(payload.size());
+  bytes_.append(reinterpret_cast<const char*>(&type), sizeof(type));
+  bytes_.append(reinterpret_cast<const char*>(&len), sizeof(len));
+  bytes_.append(payload);
+  ++records_;
+}
+
 namespace {
 
 // ForEachEncoded calls |fn(type, payload)| for each record of a LiveSnapshot's bytes.

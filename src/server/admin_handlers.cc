@@ -1,5 +1,9 @@
 #include "server/admin_handlers.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -70,6 +74,30 @@ int HexValue(char c) {
   return -1;
 }
 
+// UnderPath reports whether |path| is |prefix| or below it ("/admin/users", "/admin/users/x").
+bool UnderPath(std::string_view path, std::string_view prefix) {
+  return path.substr(0, prefix.size()) == prefix &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+// PeerAddress is the numeric IP address of the client on |fd| ("" for a unix socket).
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return "";
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof(text));
+  } else if (ss.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, text, sizeof(text));
+  } else {
+    return "";
+  }
+  return text;
+}
+
 Route RouteOf(std::string_view path) {
   if (path == kRevocationsPath) {
     return Route::kAdminRevoke;
@@ -81,6 +109,15 @@ Route RouteOf(std::string_view path) {
   }
   if (path == "/admin/wal") {
     return Route::kAdminWal;
+  }
+  if (UnderPath(path, "/admin/clients")) {
+    return Route::kAdminClients;
+  }
+  if (UnderPath(path, "/admin/users")) {
+    return Route::kAdminUsers;
+  }
+  if (UnderPath(path, "/admin/keys")) {
+    return Route::kAdminKeys;
   }
   if (path == "/metrics") {
     return Route::kMetrics;
@@ -373,6 +410,19 @@ AdminHandlers::Result AdminHandlers::Handle(const http::Request& req, const Hand
         return not_allowed("GET, HEAD");
       }
       return Defer(ControlOp::kWalStatus, route, req, ctx, conn_index, conn_generation, {}, w);
+    case Route::kAdminClients:
+    case Route::kAdminUsers:
+    case Route::kAdminKeys:
+      if (control_->issuance() == nullptr) {
+        return Json(route, 404,
+                    ErrorJson("issuance is off: set [issuance] enabled = true to manage clients, "
+                              "users and keys"),
+                    head, ctx, w);
+      }
+      return DeferIssuance(route == Route::kAdminClients ? issuance::Endpoint::kAdminClients
+                           : route == Route::kAdminUsers ? issuance::Endpoint::kAdminUsers
+                                                         : issuance::Endpoint::kAdminKeys,
+                           route, req, ctx, conn_index, conn_generation, "", w);
     case Route::kMetrics:
       if (!IsGetOrHead(req.method)) {
         return not_allowed("GET, HEAD");
@@ -490,9 +540,95 @@ Outcome AdminHandlers::Render(const ControlResponse& response, const HttpDate& d
                               std::string* out) {
   ResponseWriter w(out, date);
   w.Start(response.status);
-  w.Raw(kNoStore);
-  w.Finish(kJson, response.body, response.head, response.connection);
+  w.Raw(response.headers.empty() ? kNoStore : std::string_view(response.headers));
+  if (response.status == 204) {
+    w.FinishNoContent(response.connection);
+  } else {
+    w.Finish(response.content_type.empty() ? kJson : std::string_view(response.content_type),
+             response.body, response.head, response.connection);
+  }
   return Outcome{response.route, response.status};
+}
+
+AdminHandlers::Result AdminHandlers::HandlePublic(const RouteMatch& match,
+                                                  const http::Request& req,
+                                                  const HandlerContext& ctx, const HttpDate& date,
+                                                  uint32_t conn_index, uint32_t conn_generation,
+                                                  int fd, std::string* out) {
+  ResponseWriter w(out, date);
+  const bool head = req.method == http::Method::kHead;
+  const Route route = match.route;
+  if (!match.method_allowed) {
+    w.Start(405);
+    w.Raw("Allow: ");
+    w.Raw(match.allow);
+    w.Raw("\r\n");
+    w.Raw(kNoStore);
+    w.Finish(kJson, "{\"error\":\"invalid_request\",\"error_description\":\"method not allowed\"}\n",
+             head, ctx.connection);
+    return Result{Outcome{route, 405}, false};
+  }
+  const issuance::IssuanceService* service = control_->issuance();
+  const auto& published = service->view();
+  if (published.version() != view_version_) {
+    view_version_ = published.version();
+    view_ = published.Load();
+  }
+  if (route == Route::kDiscovery) {
+    const std::string& doc = req.path == "/.well-known/openid-configuration"
+                                 ? view_->openid_configuration
+                                 : view_->authorization_server_metadata;
+    w.Start(200);
+    w.Raw("Cache-Control: public, max-age=300\r\n");
+    w.Finish(kJson, doc, head, ctx.connection);
+    return Result{Outcome{route, 200}, false};
+  }
+  if (route == Route::kOAuthToken) {
+    issuance::HttpAnswer answer;
+    if (issuance::FastClientCredentials(*view_, req.authorization, req.body, ctx.now, &answer)) {
+      w.Start(answer.status);
+      w.Raw(answer.headers);
+      w.Finish(answer.content_type, answer.body, head, ctx.connection);
+      return Result{Outcome{route, answer.status}, false};
+    }
+  }
+  const issuance::Endpoint endpoint = route == Route::kOAuthToken    ? issuance::Endpoint::kToken
+                                      : route == Route::kOAuthRevoke ? issuance::Endpoint::kRevoke
+                                                                     : issuance::Endpoint::kIntrospect;
+  return DeferIssuance(endpoint, route, req, ctx, conn_index, conn_generation, PeerAddress(fd), w);
+}
+
+AdminHandlers::Result AdminHandlers::DeferIssuance(issuance::Endpoint endpoint, Route route,
+                                                   const http::Request& req,
+                                                   const HandlerContext& ctx, uint32_t conn_index,
+                                                   uint32_t conn_generation, std::string peer,
+                                                   ResponseWriter& w) {
+  auto request = std::make_unique<ControlRequest>();
+  request->shard = shard_;
+  request->conn_index = conn_index;
+  request->conn_generation = conn_generation;
+  request->connection = ctx.connection;
+  request->head = req.method == http::Method::kHead;
+  request->route = route;
+  request->op = ControlOp::kIssuance;
+  request->received = std::chrono::steady_clock::now();
+  issuance::HttpCall& call = request->call;
+  call.endpoint = endpoint;
+  call.method.assign(req.method_token);
+  call.path.assign(req.path);
+  call.content_type.assign(req.content_type);
+  call.authorization.assign(req.authorization);
+  call.body.assign(req.body);
+  call.peer = std::move(peer);
+  if (!control_->channel(shard_).Submit(request)) {
+    return Json(route, 503,
+                "{\"error\":\"temporarily_unavailable\",\"error_description\":\"too many "
+                "requests in flight on this shard; retry\"}\n",
+                req.method == http::Method::kHead, ctx, w,
+                "Retry-After: 1\r\nCache-Control: no-store\r\n");
+  }
+  control_->Wake();
+  return Result{Outcome{route, 0}, true};
 }
 
 }  // namespace ringward::server

@@ -16,6 +16,7 @@
 //   GET|HEAD /admin/wal                the log's status (LSNs, segments, last sync, healthy)
 //   GET|HEAD /metrics                  every series, revocations and WAL included
 //   GET|HEAD /healthz, /readyz
+//   /admin/clients, /admin/users, /admin/keys  handed to the issuance service (issuance/service.h)
 // None of these exist on a public listener (router.h never matches /admin/).
 //
 // Thread-bound: one AdminHandlers per shard, next to its Handlers. It borrows the ControlPlane.
@@ -77,6 +78,14 @@ class AdminHandlers {
   Result Handle(const http::Request& req, const HandlerContext& ctx, const HttpDate& date,
                 uint32_t conn_index, uint32_t conn_generation, std::string* out);
 
+  // HandlePublic answers a public issuance endpoint (MatchIssuanceRoute found |match|): the
+  // discovery documents and client_credentials with a client secret here, on the shard, from
+  // the published IssuanceView; everything else is handed to the issuance service (deferred).
+  // |fd| is the connection's socket, for the client's address (per-IP login limits).
+  Result HandlePublic(const RouteMatch& match, const http::Request& req, const HandlerContext& ctx,
+                      const HttpDate& date, uint32_t conn_index, uint32_t conn_generation, int fd,
+                      std::string* out);
+
   // Render appends the HTTP response for a control-plane answer.
   Outcome Render(const ControlResponse& response, const HttpDate& date, std::string* out);
 
@@ -90,6 +99,9 @@ class AdminHandlers {
   Result Defer(ControlOp op, Route route, const http::Request& req, const HandlerContext& ctx,
                uint32_t conn_index, uint32_t conn_generation,
                std::vector<revocation::Revocation> revocations, ResponseWriter& w);
+  Result DeferIssuance(issuance::Endpoint endpoint, Route route, const http::Request& req,
+                       const HandlerContext& ctx, uint32_t conn_index, uint32_t conn_generation,
+                       std::string peer, ResponseWriter& w);
   Result Json(Route route, int status, std::string_view body, bool head, const HandlerContext& ctx,
               ResponseWriter& w, std::string_view extra = {});
 
@@ -99,6 +111,9 @@ class AdminHandlers {
   ShardMetrics* mine_;
   RevocationBodyParser parser_;
   std::string body_;
+  // The issuance view this shard uses, reloaded when its version moves (null: issuance off).
+  std::shared_ptr<const issuance::IssuanceView> view_;
+  uint64_t view_version_ = ~uint64_t{0};
 };
 
 }  // namespace ringward::server

@@ -24,6 +24,11 @@ int RunServe(const Args& args);
 int RunConfig(const Args& args);  // cli_config.cc: `config check`
 int RunRevoke(const Args& args);  // cli_admin.cc
 int RunWal(const Args& args);     // cli_admin.cc
+// cli_issuance.cc: the issuance admin API. `client create|list|show|delete|rotate-secret`,
+// `user create|set-password|delete|list|totp|unlock`, `keys list|rotate`.
+int RunClient(const Args& args);
+int RunUser(const Args& args);
+int RunKeys(const Args& args);
 
 // ArgParser walks "--name value" / "--flag" pairs and positional arguments.
 class ArgParser {

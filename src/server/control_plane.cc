@@ -203,6 +203,9 @@ absl::StatusOr<ControlPlaneOptions> ControlPlaneOptionsFrom(const config::Config
     }
     o.admin_token = std::make_unique<AdminToken>(*std::move(token));
   }
+  if (config.issuance.enabled) {
+    o.issuance = std::make_unique<issuance::ServiceOptions>(issuance::ServiceOptionsFrom(config));
+  }
   return o;
 }
 
@@ -245,7 +248,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlPlaneOpt
               {"reason", recovery.truncated_reason}});
   }
 
-  cp->qsbr_ = std::make_unique<concurrent::QsbrDomain>(o.shards);
+  const int issuance_workers = o.issuance != nullptr ? o.issuance->workers : 0;
+  cp->qsbr_ = std::make_unique<concurrent::QsbrDomain>(o.shards + issuance_workers);
   absl::StatusOr<std::unique_ptr<revocation::RevocationSet>> set =
       revocation::RevocationSet::Create(o.set, cp->qsbr_.get());
   if (!set.ok()) {
@@ -291,6 +295,22 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlPlaneOpt
     return doorbell.status();
   }
   cp->doorbell_ = *std::move(doorbell);
+  if (o.issuance != nullptr) {
+    absl::StatusOr<std::unique_ptr<issuance::IssuanceService>> service =
+        issuance::IssuanceService::Create(*o.issuance, cp.get());
+    if (!service.ok()) {
+      return service.status();
+    }
+    if (absl::Status s = (*service)->Replay(*cp->wal_); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("issuance state in the log: ", s.message()));
+    }
+    // Signing keys exist before anything is served (the first start makes them: the log's
+    // sync thread already runs), so the first serving state publishes them.
+    if (absl::Status s = (*service)->Start(); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("issuance: ", s.message()));
+    }
+    cp->issuance_ = *std::move(service);
+  }
   cp->RefreshMetrics();
   return cp;
 }
@@ -311,6 +331,10 @@ absl::Status ControlPlane::Start() {
 }
 
 void ControlPlane::Stop() {
+  if (issuance_ != nullptr) {
+    // Its workers may wait for the control thread (revocations): stopped while it still runs.
+    issuance_->Stop();
+  }
   if (started_) {
     stopping_.Store(true);
     doorbell_->Ring();
@@ -349,12 +373,16 @@ void ControlPlane::Loop(uring::Ring* ring) {
     doorbell_->Wait(
         std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(kMetricsEvery)));
     Intake();
+    TakeIssuanceAnswers();
     Complete();
     WakeShards(ring);
     now = std::chrono::steady_clock::now();
     Maintain(now);
     if (now >= next_metrics_) {
       RefreshMetrics();
+      if (issuance_ != nullptr) {
+        issuance_->Maintain(UnixNow());
+      }
       next_metrics_ = now + kMetricsEvery;
     }
     if (stopping_.Load() && appended_ == 0) {
@@ -379,8 +407,96 @@ void ControlPlane::Intake() {
         case ControlOp::kRevoke:
           Append(std::move(request));
           break;
+        case ControlOp::kIssuance:
+          SubmitIssuance(std::move(request));
+          break;
       }
     }
+  }
+  std::vector<std::unique_ptr<ControlRequest>> internal;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    internal.swap(internal_);
+  }
+  for (std::unique_ptr<ControlRequest>& request : internal) {
+    Append(std::move(request));
+  }
+}
+
+void ControlPlane::SubmitIssuance(std::unique_ptr<ControlRequest> request) {
+  if (issuance_ == nullptr) {
+    Respond(*request, 404, ErrorJson("not found"));
+    return;
+  }
+  issuance::HttpCall call = std::move(request->call);
+  // The answer travels back with the fields that find the connection.
+  auto response = std::make_unique<ControlResponse>();
+  response->conn_index = request->conn_index;
+  response->conn_generation = request->conn_generation;
+  response->connection = request->connection;
+  response->head = request->head;
+  response->route = request->route;
+  const int shard = request->shard;
+  issuance_->Submit(std::move(call), [this, shard, response = std::move(response)](
+                                         issuance::HttpAnswer answer) mutable {
+    response->status = answer.status;
+    response->body = std::move(answer.body);
+    response->headers = std::move(answer.headers);
+    response->content_type = std::move(answer.content_type);
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      answers_.emplace_back(shard, std::move(response));
+    }
+    doorbell_->Ring();
+  });
+}
+
+void ControlPlane::TakeIssuanceAnswers() {
+  std::vector<std::pair<int, std::unique_ptr<ControlResponse>>> answers;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    answers.swap(answers_);
+  }
+  for (auto& [shard, response] : answers) {
+    Deliver(shard, std::move(response));
+  }
+}
+
+void ControlPlane::Append(uint16_t type, std::string payload, revocation::WalAppendCallback done) {
+  wal_->Append(type, std::move(payload), std::move(done));
+}
+
+void ControlPlane::Revoke(std::vector<revocation::Revocation> revocations,
+                          absl::AnyInvocable<void(absl::Status)> done) {
+  auto request = std::make_unique<ControlRequest>();
+  request->shard = -1;
+  request->op = ControlOp::kRevoke;
+  request->route = Route::kAdminRevoke;
+  request->revocations = std::move(revocations);
+  request->received = std::chrono::steady_clock::now();
+  request->internal_done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    internal_.push_back(std::move(request));
+  }
+  doorbell_->Ring();
+}
+
+bool ControlPlane::IsRevoked(int worker, const token::VerifiedToken& token) {
+  const int reader = options_.shards + worker;
+  qsbr_->Online(reader);
+  const bool revoked = set_->IsRevoked(token);
+  qsbr_->Offline(reader);
+  return revoked;
+}
+
+std::shared_ptr<const token::Verifier> ControlPlane::CurrentVerifier() {
+  return verifier_source_ ? verifier_source_() : nullptr;
+}
+
+void ControlPlane::KeysChanged() {
+  if (keys_changed_) {
+    keys_changed_();
   }
 }
 
@@ -501,7 +617,11 @@ void ControlPlane::Complete() {
   acked_.clear();
 }
 
-void ControlPlane::Respond(const ControlRequest& request, int status, std::string body) {
+void ControlPlane::Respond(ControlRequest& request, int status, std::string body) {
+  if (request.internal_done) {
+    request.internal_done(status == 200 ? absl::OkStatus() : absl::UnavailableError(body));
+    return;
+  }
   auto response = std::make_unique<ControlResponse>();
   response->conn_index = request.conn_index;
   response->conn_generation = request.conn_generation;
@@ -510,10 +630,14 @@ void ControlPlane::Respond(const ControlRequest& request, int status, std::strin
   response->route = request.route;
   response->status = status;
   response->body = std::move(body);
-  const auto shard = static_cast<size_t>(request.shard);
-  if (channels_[shard]->PushResponse(std::move(response)) && !wake_marked_[shard]) {
-    wake_marked_[shard] = true;
-    wake_.push_back(request.shard);
+  Deliver(request.shard, std::move(response));
+}
+
+void ControlPlane::Deliver(int shard, std::unique_ptr<ControlResponse> response) {
+  const auto i = static_cast<size_t>(shard);
+  if (channels_[i]->PushResponse(std::move(response)) && !wake_marked_[i]) {
+    wake_marked_[i] = true;
+    wake_.push_back(shard);
   }
 }
 
@@ -577,7 +701,8 @@ void ControlPlane::Maintain(std::chrono::steady_clock::time_point now) {
   if (by_time) {
     next_compaction_ = now + options_.compaction_interval;
   }
-  if ((by_time || by_count) && applied_lsn_ > wal_->snapshot_lsn()) {
+  if ((by_time || by_count) &&
+      std::max(applied_lsn_, wal_->durable_lsn()) > wal_->snapshot_lsn()) {
     StartCompaction();
   }
 }
@@ -588,11 +713,20 @@ void ControlPlane::StartCompaction() {
   // that holds up acknowledgements (~0.1-0.4 us per live entry); expired entries the periodic
   // sweep has not reached yet go into it too, and are swept again after a replay.
   const auto start = std::chrono::steady_clock::now();
+  // With no revocation request in flight, every durable revocation is applied, so the snapshot
+  // may cover everything durable; issuance records are applied before they are appended (see
+  // issuance/service.h) and replay idempotently, so the store may run ahead of |covered|.
+  const uint64_t covered =
+      appended_ == 0 ? std::max(applied_lsn_, wal_->durable_lsn()) : applied_lsn_;
   revocation::LiveSnapshot live = revocation::LiveSnapshot::Capture(*set_);
+  if (issuance_ != nullptr) {
+    for (const issuance::Record& r : issuance_->LiveRecords(UnixNow())) {
+      live.AddRecord(r.type, r.payload);
+    }
+  }
   const auto capture_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count();
-  const uint64_t covered = applied_lsn_;
   compacting_.Store(true);
   compactor_ = std::thread([this, covered, capture_ms, live = std::move(live)]() {
     pthread_setname_np(pthread_self(), "rw-compact");
@@ -746,6 +880,9 @@ void ControlPlane::RenderMetrics(std::string* out) const {
   One(out, "wal_snapshot_lsn", "gauge", "LSN covered by the newest snapshot.",
       m.wal_snapshot_lsn.Value());
   One(out, "wal_queued", "gauge", "Appends waiting for the sync thread.", m.wal_queued.Value());
+  if (issuance_ != nullptr) {
+    issuance_->RenderMetrics(out);
+  }
 }
 
 std::string ControlPlane::WalStatusJson() const {

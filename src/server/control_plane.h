@@ -42,7 +42,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,6 +57,7 @@
 #include "concurrent/qsbr.h"
 #include "concurrent/spsc_queue.h"
 #include "concurrent/wake.h"
+#include "issuance/service.h"
 #include "ringward/config/config.h"
 #include "ringward/net/uring/ring.h"
 #include "ringward/revocation/revocation_log.h"
@@ -70,6 +73,7 @@ namespace ringward::server {
 enum class ControlOp : uint8_t {
   kRevoke,     // append, apply, publish, answer
   kWalStatus,  // GET /admin/wal
+  kIssuance,   // handed to the issuance service's workers (|call|)
 };
 
 struct ControlRequest {
@@ -83,6 +87,10 @@ struct ControlRequest {
   std::vector<revocation::Revocation> revocations;
   std::chrono::steady_clock::time_point received;
   uint64_t lsn = 0;  // set by the control plane once durable
+  issuance::HttpCall call;  // kIssuance
+  // Set for revocations the issuance service asks for (POST /oauth2/revoke): called on the
+  // control thread with the outcome instead of answering a shard.
+  absl::AnyInvocable<void(absl::Status)> internal_done;
 };
 
 struct ControlResponse {
@@ -92,7 +100,9 @@ struct ControlResponse {
   bool head = false;
   Route route = Route::kAdminRevoke;
   int status = 200;
-  std::string body;  // JSON
+  std::string body;  // JSON unless content_type says otherwise
+  std::string headers;       // extra header lines, each ending in CRLF (issuance answers)
+  std::string content_type;  // "": application/json
 };
 
 // ControlChannel holds one shard's two mailboxes. Requests: the shard produces, the control
@@ -190,6 +200,8 @@ struct ControlPlaneOptions {
   // Null: admin requests are never authenticated (there is no admin listener).
   std::unique_ptr<AdminToken> admin_token;
   revocation::FileLayer* files = nullptr;  // tests: fault injection; null: the real files
+  // The issuance service ([issuance] enabled): its options; null: no issuance.
+  std::unique_ptr<issuance::ServiceOptions> issuance;
   // Test hook: make the log's |fail_sync_at|-th fdatasync after start-up fail (0: never). Set
   // only from RINGWARD_TEST_HOOKS=1 RINGWARD_TEST_FAIL_WAL_SYNC=<n>, for the integration test
   // of a failing disk.
@@ -202,7 +214,7 @@ struct ControlPlaneOptions {
 absl::StatusOr<ControlPlaneOptions> ControlPlaneOptionsFrom(const config::Config& config,
                                                             int shards);
 
-class ControlPlane {
+class ControlPlane : public issuance::ServiceHost {
  public:
   // Open opens (creating it) and recovers the log, replays it into a new set and logs what it
   // found: a torn tail that was cut is a warning; damage anywhere else fails with the log's
@@ -211,7 +223,7 @@ class ControlPlane {
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Open(ControlPlaneOptions options);
 
   // The destructor stops the control thread (Stop) and then closes the log.
-  ~ControlPlane();
+  ~ControlPlane() override;
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
@@ -237,6 +249,29 @@ class ControlPlane {
   size_t bulk_max() const { return options_.bulk_max; }
   // RenderMetrics appends the revocation and WAL series (Prometheus text) to |*out|.
   void RenderMetrics(std::string* out) const;
+
+  // The issuance service, or null when [issuance] is off.
+  issuance::IssuanceService* issuance() { return issuance_.get(); }
+  const issuance::IssuanceService* issuance() const { return issuance_.get(); }
+  // SetIssuanceHooks tells the control plane how to reach the serving state: |verifier| returns
+  // the verifier shards use now, |keys_changed| asks for a rebuild with the new published keys.
+  // Call before Start.
+  void SetIssuanceHooks(std::function<std::shared_ptr<const token::Verifier>()> verifier,
+                        std::function<void()> keys_changed) {
+    verifier_source_ = std::move(verifier);
+    keys_changed_ = std::move(keys_changed);
+  }
+  // SubmitIssuance hands a shard's issuance request to the service; the answer comes back
+  // through the shard's channel like any control-plane answer. Control thread.
+  void SubmitIssuance(std::unique_ptr<ControlRequest> request);
+
+  // issuance::ServiceHost (worker threads of the issuance service).
+  void Append(uint16_t type, std::string payload, revocation::WalAppendCallback done) override;
+  void Revoke(std::vector<revocation::Revocation> revocations,
+              absl::AnyInvocable<void(absl::Status)> done) override;
+  bool IsRevoked(int worker, const token::VerifiedToken& token) override;
+  std::shared_ptr<const token::Verifier> CurrentVerifier() override;
+  void KeysChanged() override;
 
   // For tests and tools.
   revocation::WriteAheadLog& wal() { return *wal_; }
@@ -288,9 +323,11 @@ class ControlPlane {
   void Run();
   void Loop(uring::Ring* ring);
   void Intake();
+  void TakeIssuanceAnswers();
   void Append(std::unique_ptr<ControlRequest> request);
   void Complete();
-  void Respond(const ControlRequest& request, int status, std::string body);
+  void Respond(ControlRequest& request, int status, std::string body);
+  void Deliver(int shard, std::unique_ptr<ControlResponse> response);
   void WakeShards(uring::Ring* ring);
   void Maintain(std::chrono::steady_clock::time_point now);
   void StartCompaction();
@@ -304,6 +341,14 @@ class ControlPlane {
   std::unique_ptr<revocation::RevocationSet> set_;
   std::vector<std::unique_ptr<ControlChannel>> channels_;
   std::unique_ptr<concurrent::Doorbell> doorbell_;
+  std::unique_ptr<issuance::IssuanceService> issuance_;
+  std::function<std::shared_ptr<const token::Verifier>()> verifier_source_;
+  std::function<void()> keys_changed_;
+  // From the issuance workers to the control thread: answers for shards (shard, response) and
+  // revocations to append. A mutex is fine here: never touched by a shard.
+  std::mutex inbox_mu_;
+  std::vector<std::pair<int, std::unique_ptr<ControlResponse>>> answers_;
+  std::vector<std::unique_ptr<ControlRequest>> internal_;
   // Completions from the WAL's sync thread (its only producer).
   std::unique_ptr<concurrent::SpscQueue<Completion>> completions_;
   Metrics metrics_;

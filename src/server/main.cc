@@ -35,10 +35,29 @@ constexpr char kUsage[] =
     "      exit 0 and print the claims when valid; exit 1 and print the reason when not\n"
     "  token inspect TOKEN|-\n"
     "      decode header and claims WITHOUT verifying them\n"
-    "  revoke --admin URL --token-file FILE (--jti J --exp N | --sub S [--before T] |\n"
-    "         --client C [--before T] | --kid K)\n"
-    "      revoke through the admin listener (URL http://127.0.0.1:8444 or unix:/path); prints\n"
-    "      the answer once the revocation is durable and enforced (--before: now by default)\n"
+    "  revoke [ADMIN] (--jti J --exp N | --sub S [--before T] | --client C [--before T] |\n"
+    "         --kid K)\n"
+    "      revoke through the admin listener; prints the answer once the revocation is\n"
+    "      durable and enforced (--before: now by default)\n"
+    "  client create [ADMIN] [--id ID] [--name N] [--grant G]... [--scope \"A B\"]\n"
+    "                [--audience A]... [--auth-method client_secret_basic|client_secret_post|\n"
+    "                private_key_jwt] [--jwks FILE] [--ttl SECONDS]\n"
+    "      register an OAuth client ([issuance]); --grant: client_credentials (default),\n"
+    "      password, refresh_token, token-exchange. Prints it with its client_secret, which is\n"
+    "      shown only once (--jwks FILE: the public keys of a private_key_jwt client)\n"
+    "  client list | client show ID | client delete ID | client rotate-secret ID  [ADMIN]\n"
+    "  user create NAME [--scope \"A B\"] [--password-file FILE]  [ADMIN]\n"
+    "  user set-password NAME [--password-file FILE]  [ADMIN]\n"
+    "      the password is one line of FILE, or of stdin (asked twice on a terminal)\n"
+    "  user list | user delete NAME | user totp NAME | user unlock NAME  [ADMIN]\n"
+    "      totp: give NAME a new TOTP secret and print its otpauth:// URI; unlock: end a\n"
+    "      lock-out after failed logins\n"
+    "  keys list | keys rotate  [ADMIN]\n"
+    "      the issuance signing keys (next, active, retired); rotate: a new key signs from now\n"
+    "    ADMIN is [--admin URL] [--token-file FILE]: the admin listener (http://HOST:PORT or\n"
+    "    unix:/path; default $RINGWARD_ADMIN, else http://127.0.0.1:8444) and its bearer token\n"
+    "    (default $RINGWARD_ADMIN_TOKEN_FILE, else ./var/admin-token, as made by serve --dev).\n"
+    "    Exit 0: done (the answer's JSON on stdout); 1: refused or unreachable; 2: usage\n"
     "  wal dump DIR | wal repair DIR\n"
     "      print every record of the revocation log in DIR (or DIR/wal); repair cuts a damaged\n"
     "      log at its first bad record (server stopped), keeping the rest in .bak files\n"
@@ -73,6 +92,15 @@ int main(int argc, char** argv) {
   }
   if (command == "wal") {
     return ringward::cli::RunWal(args);
+  }
+  if (command == "client") {
+    return ringward::cli::RunClient(args);
+  }
+  if (command == "user") {
+    return ringward::cli::RunUser(args);
+  }
+  if (command == "keys") {
+    return ringward::cli::RunKeys(args);
   }
   if (command == "help" || command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);

@@ -48,6 +48,10 @@ std::string_view StatusLine(int status) {
       return "HTTP/1.1 100 Continue\r\n";
     case 200:
       return "HTTP/1.1 200 OK\r\n";
+    case 201:
+      return "HTTP/1.1 201 Created\r\n";
+    case 204:
+      return "HTTP/1.1 204 No Content\r\n";
     case 400:
       return "HTTP/1.1 400 Bad Request\r\n";
     case 401:
@@ -60,10 +64,14 @@ std::string_view StatusLine(int status) {
       return "HTTP/1.1 405 Method Not Allowed\r\n";
     case 408:
       return "HTTP/1.1 408 Request Timeout\r\n";
+    case 409:
+      return "HTTP/1.1 409 Conflict\r\n";
     case 413:
       return "HTTP/1.1 413 Content Too Large\r\n";
     case 415:
       return "HTTP/1.1 415 Unsupported Media Type\r\n";
+    case 429:
+      return "HTTP/1.1 429 Too Many Requests\r\n";
     case 431:
       return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
     case 500:
@@ -201,6 +209,20 @@ void ResponseWriter::Finish(std::string_view content_type, std::string_view body
   }
   if (!head_only) {
     out_->append(body);
+  }
+}
+
+void ResponseWriter::FinishNoContent(ConnectionHeader connection) {
+  switch (connection) {
+    case ConnectionHeader::kNone:
+      out_->append("\r\n");
+      break;
+    case ConnectionHeader::kKeepAlive:
+      out_->append("Connection: keep-alive\r\n\r\n");
+      break;
+    case ConnectionHeader::kClose:
+      out_->append("Connection: close\r\n\r\n");
+      break;
   }
 }
 

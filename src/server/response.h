@@ -90,6 +90,9 @@ class ResponseWriter {
   // Finish ends the head and appends |body| unless |head_only|. |content_type| may be empty.
   void Finish(std::string_view content_type, std::string_view body, bool head_only,
               ConnectionHeader connection);
+  // FinishNoContent ends the head of a 204, which has neither body nor Content-Length
+  // (RFC 9110 §8.6).
+  void FinishNoContent(ConnectionHeader connection);
 
  private:
   std::string* out_;

@@ -40,6 +40,20 @@ std::string_view RouteName(Route route) {
       return "admin_revocation";
     case Route::kAdminWal:
       return "admin_wal";
+    case Route::kOAuthToken:
+      return "oauth_token";
+    case Route::kOAuthRevoke:
+      return "oauth_revoke";
+    case Route::kOAuthIntrospect:
+      return "oauth_introspect";
+    case Route::kDiscovery:
+      return "discovery";
+    case Route::kAdminClients:
+      return "admin_clients";
+    case Route::kAdminUsers:
+      return "admin_users";
+    case Route::kAdminKeys:
+      return "admin_keys";
     case Route::kCount:
       break;
   }
@@ -70,6 +84,24 @@ RouteMatch MatchRoute(std::string_view path, http::Method method, bool metrics_e
   }
   if (path == "/metrics" && metrics_enabled) {
     return ReadOnly(Route::kMetrics, method);
+  }
+  return RouteMatch{};
+}
+
+RouteMatch MatchIssuanceRoute(std::string_view path, http::Method method) {
+  const bool post = method == http::Method::kPost;
+  if (path == "/oauth2/token") {
+    return RouteMatch{Route::kOAuthToken, post, "POST"};
+  }
+  if (path == "/oauth2/revoke") {
+    return RouteMatch{Route::kOAuthRevoke, post, "POST"};
+  }
+  if (path == "/oauth2/introspect") {
+    return RouteMatch{Route::kOAuthIntrospect, post, "POST"};
+  }
+  if (path == "/.well-known/oauth-authorization-server" ||
+      path == "/.well-known/openid-configuration") {
+    return ReadOnly(Route::kDiscovery, method);
   }
   return RouteMatch{};
 }

@@ -39,6 +39,15 @@ enum class Route : uint8_t {
   kAdminRevoke,      // POST /admin/revocations
   kAdminRevocation,  // GET /admin/revocations/{jti}
   kAdminWal,         // GET /admin/wal
+  // Issuance ([issuance] enabled): MatchIssuanceRoute on public listeners, admin_handlers.cc on
+  // the admin listener.
+  kOAuthToken,       // POST /oauth2/token
+  kOAuthRevoke,      // POST /oauth2/revoke
+  kOAuthIntrospect,  // POST /oauth2/introspect
+  kDiscovery,        // GET /.well-known/oauth-authorization-server, /openid-configuration
+  kAdminClients,     // /admin/clients[/{id}]
+  kAdminUsers,       // /admin/users[/{name}[/...]]
+  kAdminKeys,        // /admin/keys[/rotate]
   kCount,
 };
 
@@ -57,6 +66,10 @@ struct RouteMatch {
 // the method as sent, for methods the parser does not know (kUnknown). When |metrics_enabled|
 // is false /metrics is kNotFound.
 RouteMatch MatchRoute(std::string_view path, http::Method method, bool metrics_enabled);
+
+// MatchIssuanceRoute resolves the public issuance endpoints (the OAuth 2.0 endpoints and the
+// two discovery documents); kNotFound for any other path. Only consulted when issuance is on.
+RouteMatch MatchIssuanceRoute(std::string_view path, http::Method method);
 
 }  // namespace ringward::server
 

@@ -69,6 +69,7 @@ sigset_t ControlSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR2);  // internal: the issuance keys changed (Server::RebuildState)
   return set;
 }
 
@@ -121,12 +122,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
   Server& s = *server;
   s.need_tls_ = !s.config_.server.listen.empty();
   s.ticket_keys_ = std::make_shared<tls::TicketKeys>();
-  absl::StatusOr<std::shared_ptr<const ServingState>> state =
-      BuildServingState(s.config_, s.need_tls_, s.ticket_keys_, s.generation_);
-  if (!state.ok()) {
-    return state.status();
-  }
-  s.state_ = std::make_unique<concurrent::VersionedSnapshot<ServingState>>(*std::move(state));
+  // Signals are taken by the control thread with sigtimedwait; blocking them before any thread
+  // starts (the log's and the issuance service's start in ControlPlane::Open) makes every
+  // thread inherit the mask, so none is interrupted by them.
+  const sigset_t set = ControlSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::vector<int>> cpus = uring::AllowedCpus();
   if (!cpus.ok() || cpus->empty()) {
@@ -150,6 +151,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     }
     s.control_ = *std::move(control);
   }
+  absl::StatusOr<std::shared_ptr<const ServingState>> state =
+      BuildServingState(s.config_, s.need_tls_, s.ticket_keys_, s.generation_, s.IssuanceJwks());
+  if (!state.ok()) {
+    return state.status();
+  }
+  s.state_ = std::make_unique<concurrent::VersionedSnapshot<ServingState>>(*std::move(state));
+  if (s.control_ != nullptr && s.control_->issuance() != nullptr) {
+    Server* raw = &s;
+    s.control_->SetIssuanceHooks(
+        [raw]() -> std::shared_ptr<const token::Verifier> {
+          std::shared_ptr<const ServingState> current = raw->state_->Load();
+          const token::Verifier* verifier = current->verifier.get();
+          return std::shared_ptr<const token::Verifier>(std::move(current), verifier);
+        },
+        [raw] {
+          raw->keys_changed_.store(true, std::memory_order_release);
+          kill(getpid(), SIGUSR2);
+        });
+  }
 
   std::vector<std::vector<ListenerSpec>> per_shard(static_cast<size_t>(shard_count));
   if (absl::Status st = s.OpenListeners(shard_count, &per_shard); !st.ok()) {
@@ -161,11 +181,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     return st;
   }
 
-  // Signals are taken by the control thread with sigtimedwait; blocking them before any shard
-  // starts makes every thread inherit the mask, so none is interrupted by them.
-  const sigset_t set = ControlSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<uring::Ring> control = uring::Ring::Create(8, 64);
   if (!control.ok()) {
@@ -386,7 +401,7 @@ absl::Status Server::Reload() {
               {"detail", "it takes effect only after a restart"}});
   }
   absl::StatusOr<std::shared_ptr<const ServingState>> state =
-      BuildServingState(*next, need_tls_, ticket_keys_, generation_ + 1);
+      BuildServingState(*next, need_tls_, ticket_keys_, generation_ + 1, IssuanceJwks());
   if (!state.ok()) {
     LogReloadFailure(state.status());
     return state.status();
@@ -402,6 +417,33 @@ absl::Status Server::Reload() {
   LogEvent(LogPriority::kInfo, "reload",
            {{"status", "ok"}, {"generation", generation_}, {"kids", absl::StrJoin(kids, ",")}});
   return absl::OkStatus();
+}
+
+std::string Server::IssuanceJwks() const {
+  if (control_ == nullptr || control_->issuance() == nullptr) {
+    return "";
+  }
+  return control_->issuance()->PublishedJwks();
+}
+
+void Server::RebuildState() {
+  keys_changed_.store(false, std::memory_order_relaxed);
+  absl::StatusOr<std::shared_ptr<const ServingState>> state =
+      BuildServingState(config_, need_tls_, ticket_keys_, generation_ + 1, IssuanceJwks());
+  if (!state.ok()) {
+    LogEvent(LogPriority::kError, "keys_published",
+             {{"status", "failed"}, {"error", ToStd(state.status().message())}});
+    return;
+  }
+  ++generation_;
+  std::vector<std::string> kids;
+  for (const auto& key : (*state)->keys->keys()) {
+    kids.push_back(key->kid());
+  }
+  state_->Publish(*std::move(state));
+  SendToShards(kShardWake);
+  LogEvent(LogPriority::kInfo, "keys_published",
+           {{"status", "ok"}, {"generation", generation_}, {"kids", absl::StrJoin(kids, ",")}});
 }
 
 std::string Server::StatusLine() const {
@@ -448,6 +490,8 @@ int Server::Run() {
                           : absl::StrCat("reload failed, still serving the previous "
                                          "configuration: ",
                                          FirstLine(reloaded.message())));
+    } else if (sig == SIGUSR2) {
+      RebuildState();
     } else if (sig == SIGTERM || sig == SIGINT) {
       LogEvent(LogPriority::kInfo, "signal",
                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"action", "shutdown"},
@@ -461,6 +505,9 @@ int Server::Run() {
       notifier_.Stopping("stopping: a shard failed");
       failed = true;
       break;
+    }
+    if (keys_changed_.load(std::memory_order_acquire)) {
+      RebuildState();  // a wake-up signal can be merged with another; the flag is not
     }
     if (need_tls_ && std::chrono::steady_clock::now() >= next_rotation) {
       ticket_keys_->Rotate();

@@ -13,6 +13,7 @@
 #ifndef RINGWARD_SERVER_SERVER_H_
 #define RINGWARD_SERVER_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -83,6 +84,10 @@ class Server {
   absl::Status OpenListeners(int shard_count, std::vector<std::vector<ListenerSpec>>* per_shard);
   // Reload applies a SIGHUP; an error says why the previous configuration stays.
   absl::Status Reload();
+  // RebuildState publishes a serving state with the issuance service's current keys (after a
+  // rotation), keeping the configuration. Control thread (Run).
+  void RebuildState();
+  std::string IssuanceJwks() const;
   std::string StatusLine() const;
   void SendToShards(int32_t command);
   void StopShards(int32_t command);
@@ -105,6 +110,7 @@ class Server {
   std::vector<std::string> admin_bound_;
   std::unique_ptr<uring::Ring> control_ring_;
   bool need_tls_ = false;
+  std::atomic<bool> keys_changed_{false};  // set by the issuance service, from any thread
   // systemd: notifications, and the watchdog with one liveness probe per shard.
   SystemdNotifier notifier_;
   std::unique_ptr<concurrent::LivenessProbe[]> liveness_;

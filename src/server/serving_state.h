@@ -50,12 +50,17 @@ struct ServingState {
 // BuildServingState loads the keys, builds the verifier and (when |need_tls|) the TLS context
 // from |config|. |ticket_keys| is shared by every generation so TLS sessions resume across a
 // reload. Errors name the file or setting at fault.
+// |issuance_jwks| is the issuance service's published JWKS (next, active and retired keys;
+// "" when issuance is off): its keys join those of [tokens] keys, for verifying and in the
+// public JWKS.
 absl::StatusOr<std::shared_ptr<const ServingState>> BuildServingState(
     const config::Config& config, bool need_tls, std::shared_ptr<tls::TicketKeys> ticket_keys,
-    uint64_t generation);
+    uint64_t generation, std::string_view issuance_jwks = {});
 
 // PolicyFromConfig is the verifier policy that |tokens| describes.
 token::VerifyPolicy PolicyFromConfig(const config::TokensConfig& tokens);
+// PolicyFor is PolicyFromConfig plus, with [issuance] enabled, its issuer and audiences.
+token::VerifyPolicy PolicyFor(const config::Config& config);
 
 }  // namespace ringward::server
 

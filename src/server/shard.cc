@@ -724,9 +724,16 @@ size_t Shard::ProcessRequests(Conn& c, const char* data, size_t n) {
       ctx.ready = Ready(&ctx.not_ready_reason);
       ctx.metrics_enabled = c.metrics_enabled;
       scratch_.clear();
-      if (c.admin) {
+      RouteMatch issuance_route;
+      if (!c.admin && admin_ != nullptr && shared_.control->issuance() != nullptr) {
+        issuance_route = MatchIssuanceRoute(request_.path, request_.method);
+      }
+      if (c.admin || issuance_route.route != Route::kNotFound) {
+        // Answered by the control plane's side (admin API, issuance): possibly later.
         const AdminHandlers::Result result =
-            admin_->Handle(request_, ctx, date_, index, c.generation, &scratch_);
+            c.admin ? admin_->Handle(request_, ctx, date_, index, c.generation, &scratch_)
+                    : admin_->HandlePublic(issuance_route, request_, ctx, date_, index,
+                                           c.generation, c.fd, &scratch_);
         if (result.deferred) {
           // The answer comes back through the channel (Deliver); nothing more is answered on
           // this connection until then, so responses stay in request order.

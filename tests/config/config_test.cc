@@ -503,7 +503,8 @@ TEST_F(ConfigTest, MissingKeysKey) {
                   "[tokens]\nissuers = [\"i\"]\n"),
             At(4) +
                 "[tokens] keys is required: the JWKS file with the signing and verification "
-                "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)");
+                "keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one), unless "
+                "[issuance] enabled = true, which makes its own");
 }
 
 TEST_F(ConfigTest, NoTokensSectionAtAllIsReportedForTheWholeFile) {
@@ -512,7 +513,8 @@ TEST_F(ConfigTest, NoTokensSectionAtAllIsReportedForTheWholeFile) {
   EXPECT_EQ(message,
             file() +
                 ": [tokens] keys is required: the JWKS file with the signing and "
-                "verification keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one)\n" +
+                "verification keys, e.g. keys = \"keys.json\" (`ringward keygen` makes one), "
+                "unless [issuance] enabled = true, which makes its own\n" +
                 file() +
                 ": [tokens] issuers: at least one issuer is required, e.g. issuers = "
                 "[\"https://auth.example.com\"]");
@@ -673,7 +675,7 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
     ASSERT_NE(comment, std::string::npos);
     EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
   }
-  EXPECT_EQ(keys, 32);
+  EXPECT_EQ(keys, 51);
 }
 
 TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {
@@ -735,6 +737,10 @@ TEST(PrepareDevEnvironmentTest, CreatesAWorkingEnvironment) {
   EXPECT_EQ(config->admin.listen, std::vector<std::string>{"127.0.0.1:8444"});
   EXPECT_EQ(config->admin.token_file, dir + "/admin-token");
   EXPECT_EQ(ModeOf(dir + "/admin-token"), 0600u);
+  EXPECT_TRUE(config->issuance.enabled);
+  EXPECT_EQ(config->issuance.issuer, "https://ringward.local");
+  EXPECT_EQ(config->issuance.base_url, "https://127.0.0.1:8443");
+  EXPECT_EQ(config->issuance.audiences, std::vector<std::string>{"edge-api"});
   EXPECT_GE(ReadFile(dir + "/admin-token").size(), 40u);
   // The config refers to its files relatively, so the directory can be moved.
   EXPECT_THAT(ReadFile(dir + "/ringward.toml"), HasSubstr("keys = \"keys.json\""));
@@ -906,6 +912,392 @@ TEST_F(ConfigTest, OtherDollarSignsAreLeftAlone) {
     ASSERT_TRUE(config.ok()) << config.status();
     EXPECT_EQ(config->tokens.keys, Path(name));
   }
+}
+
+// --- [issuance]. ---
+
+// kIssuing is kValid with a data directory, so that [issuance] may be enabled: line 8 is the
+// first appended line.
+constexpr char kIssuing[] =
+    "data_dir = \"state\"\n"                     // 1
+    "[tls]\n"                                    // 2
+    "certificate = \"cert.pem\"\n"               // 3
+    "private_key = \"key.pem\"\n"                // 4
+    "[tokens]\n"                                 // 5
+    "keys = \"keys.json\"\n"                     // 6
+    "issuers = [\"https://issuer.example\"]\n";  // 7
+
+TEST(ConfigDefaultsTest, IssuanceDefaultsAreTheDocumentedOnes) {
+  const IssuanceConfig is;
+  EXPECT_FALSE(is.enabled);
+  EXPECT_EQ(is.issuer, "");
+  EXPECT_EQ(is.base_url, "");
+  EXPECT_TRUE(is.audiences.empty());
+  EXPECT_EQ(is.signing_alg, "EdDSA");
+  EXPECT_EQ(is.access_token_ttl_s, 600);
+  EXPECT_EQ(is.refresh_token_ttl_s, 2592000);
+  EXPECT_EQ(is.rotation_interval_s, 7776000);
+  EXPECT_EQ(is.publish_lead_s, 600);
+  EXPECT_EQ(is.argon2_memory_kib, 19456u);
+  EXPECT_EQ(is.argon2_iterations, 2u);
+  EXPECT_EQ(is.argon2_parallelism, 1u);
+  EXPECT_EQ(is.password_workers, 2);
+  EXPECT_EQ(is.max_failures, 5);
+  EXPECT_EQ(is.lockout_s, 300);
+  EXPECT_EQ(is.max_lockout_s, 86400);
+  EXPECT_EQ(is.ip_max_failures, 50);
+  EXPECT_EQ(is.ip_window_s, 300);
+  EXPECT_TRUE(is.trusted_issuers.empty());
+}
+
+TEST_F(ConfigTest, IssuanceIsOffByDefaultAndLeavesItsDefaultsAlone) {
+  absl::StatusOr<Config> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->issuance.enabled);
+  // Disabled, nothing is filled in from [tokens].
+  EXPECT_EQ(config->issuance.issuer, "");
+  EXPECT_EQ(config->issuance.base_url, "");
+  EXPECT_TRUE(config->issuance.audiences.empty());
+  EXPECT_EQ(RenderEffectiveConfig(*config).find("[[issuance.trusted_issuers]]"),
+            std::string::npos);
+}
+
+constexpr char kEveryIssuanceKey[] = R"(
+[issuance]
+enabled = true
+issuer = "https://b.example"
+base_url = "https://auth.example:8443/"
+audiences = ["api-1", "api-2"]
+signing_alg = "PS256"
+access_token_ttl_s = 60
+refresh_token_ttl_s = 0
+rotation_interval_s = 3600
+publish_lead_s = 0
+argon2_memory_kib = 65536
+argon2_iterations = 3
+argon2_parallelism = 4
+password_workers = 8
+max_failures = 10
+lockout_s = 60
+max_lockout_s = 60
+ip_max_failures = 1000000
+ip_window_s = 86400
+
+[[issuance.trusted_issuers]]
+issuer = "https://accounts.example"
+jwks = "accounts.json"
+audiences = ["ringward"]
+scopes = ["read", "write:orders"]
+
+[[issuance.trusted_issuers]]
+issuer = "kubernetes/serviceaccount"
+jwks = "k8s.json"
+subject_prefix = "k8s:"
+)";
+
+TEST_F(ConfigTest, ReadsEveryIssuanceKeyAndTrustedIssuerTables) {
+  WriteFile(Path("accounts.json"), "{\"keys\":[]}");
+  WriteFile(Path("k8s.json"), "{\"keys\":[]}");
+  absl::StatusOr<Config> config = Parse(std::string(kEveryKey) + kEveryIssuanceKey);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const IssuanceConfig& is = config->issuance;
+  EXPECT_TRUE(is.enabled);
+  EXPECT_EQ(is.issuer, "https://b.example");
+  EXPECT_EQ(is.base_url, "https://auth.example:8443");  // the lone trailing '/' is dropped
+  EXPECT_EQ(is.audiences, (std::vector<std::string>{"api-1", "api-2"}));
+  EXPECT_EQ(is.signing_alg, "PS256");
+  EXPECT_EQ(is.access_token_ttl_s, 60);
+  EXPECT_EQ(is.refresh_token_ttl_s, 0);
+  EXPECT_EQ(is.rotation_interval_s, 3600);
+  EXPECT_EQ(is.publish_lead_s, 0);
+  EXPECT_EQ(is.argon2_memory_kib, 65536u);
+  EXPECT_EQ(is.argon2_iterations, 3u);
+  EXPECT_EQ(is.argon2_parallelism, 4u);
+  EXPECT_EQ(is.password_workers, 8);
+  EXPECT_EQ(is.max_failures, 10);
+  EXPECT_EQ(is.lockout_s, 60);
+  EXPECT_EQ(is.max_lockout_s, 60);
+  EXPECT_EQ(is.ip_max_failures, 1000000);
+  EXPECT_EQ(is.ip_window_s, 86400);
+  ASSERT_EQ(is.trusted_issuers.size(), 2u);
+  const TrustedIssuerConfig& a = is.trusted_issuers[0];
+  EXPECT_EQ(a.issuer, "https://accounts.example");
+  EXPECT_EQ(a.jwks, Path("accounts.json"));
+  EXPECT_EQ(a.audiences, std::vector<std::string>{"ringward"});
+  EXPECT_EQ(a.subject_prefix, "https://accounts.example|");
+  EXPECT_EQ(a.scopes, (std::vector<std::string>{"read", "write:orders"}));
+  const TrustedIssuerConfig& k = is.trusted_issuers[1];
+  EXPECT_EQ(k.issuer, "kubernetes/serviceaccount");
+  EXPECT_EQ(k.jwks, Path("k8s.json"));
+  EXPECT_TRUE(k.audiences.empty());
+  EXPECT_EQ(k.subject_prefix, "k8s:");
+  EXPECT_TRUE(k.scopes.empty());
+}
+
+TEST_F(ConfigTest, IssuanceRendersAndParsesBackToTheSameConfig) {
+  WriteFile(Path("accounts.json"), "{\"keys\":[]}");
+  WriteFile(Path("k8s.json"), "{\"keys\":[]}");
+  absl::StatusOr<Config> config = Parse(std::string(kEveryKey) + kEveryIssuanceKey);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string rendered = RenderEffectiveConfig(*config);
+  EXPECT_THAT(rendered, HasSubstr("\n[issuance]\nenabled = true\n"));
+  EXPECT_THAT(rendered, HasSubstr("\nsigning_alg = \"PS256\"\n"));
+  EXPECT_THAT(rendered, HasSubstr("\n[[issuance.trusted_issuers]]\nissuer = "
+                                  "\"https://accounts.example\"\njwks = \"" +
+                                  Path("accounts.json") + "\"\n"));
+  TempDir elsewhere;
+  absl::StatusOr<Config> again = ParseConfig(rendered, elsewhere.path() + "/copy.toml");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << rendered;
+  again->path = config->path;
+  EXPECT_EQ(RenderEffectiveConfig(*again), rendered);
+  ASSERT_EQ(again->issuance.trusted_issuers.size(), 2u);
+  EXPECT_EQ(again->issuance.trusted_issuers[1].subject_prefix, "k8s:");
+  EXPECT_EQ(again->issuance.trusted_issuers[0].scopes,
+            (std::vector<std::string>{"read", "write:orders"}));
+}
+
+TEST_F(ConfigTest, EnabledIssuanceTakesItsDefaultsFromTokens) {
+  absl::StatusOr<Config> config =
+      Parse(std::string(kIssuing) + "audiences = [\"edge\"]\n[issuance]\nenabled = true\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->issuance.issuer, "https://issuer.example");
+  EXPECT_EQ(config->issuance.base_url, "https://issuer.example");
+  EXPECT_EQ(config->issuance.audiences, std::vector<std::string>{"edge"});
+  // The effective config shows them, and reads back the same.
+  const std::string rendered = RenderEffectiveConfig(*config);
+  EXPECT_THAT(rendered, HasSubstr("\nissuer = \"https://issuer.example\"\nbase_url = "
+                                  "\"https://issuer.example\"\naudiences = [\"edge\"]\n"));
+  absl::StatusOr<Config> again = ParseConfig(rendered, file());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(RenderEffectiveConfig(*again), rendered);
+}
+
+TEST_F(ConfigTest, EnabledIssuanceNeedsTheDataDirectory) {
+  EXPECT_EQ(Error(std::string(kValid) + "[issuance]\nenabled = true\naudiences = [\"a\"]\n"),
+            At(8) + "[issuance] enabled needs data_dir: clients, users, refresh tokens and "
+                    "signing keys are kept in the write-ahead log in <data_dir>/wal and the "
+                    "private keys in <data_dir>/keys; set data_dir = \"/var/lib/ringward\" at the "
+                    "top level (before any [section])");
+  // Disabled, it needs nothing.
+  EXPECT_TRUE(Parse(std::string(kValid) + "[issuance]\nenabled = false\n").ok());
+}
+
+TEST_F(ConfigTest, EnabledIssuanceNeedsAnAudience) {
+  EXPECT_EQ(Error(std::string(kIssuing) + "[issuance]\nenabled = true\n"),
+            At(8) + "[issuance] audiences: an issued token needs an audience, and neither "
+                    "[issuance] audiences nor [tokens] audiences names one; set audiences = "
+                    "[\"api.example.com\"]");
+}
+
+TEST_F(ConfigTest, EnabledIssuanceMakesTheTokensKeysOptional) {
+  const std::string no_keys =
+      "data_dir = \"state\"\n[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "[tokens]\nissuers = [\"https://issuer.example\"]\n";
+  absl::StatusOr<Config> config =
+      Parse(no_keys + "[issuance]\nenabled = true\naudiences = [\"a\"]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tokens.keys, "");
+  EXPECT_THAT(Error(no_keys), HasSubstr("[tokens] keys is required"));
+}
+
+TEST_F(ConfigTest, IssuanceIssuerMustBeAnHttpsUrl) {
+  const std::string enabled = std::string(kIssuing) + "[issuance]\nenabled = true\n" +
+                              "audiences = [\"a\"]\n";  // 8, 9, 10; line 11 is appended
+  // An issuer of its own (not in [tokens] issuers) is fine: the server verifies it too.
+  absl::StatusOr<Config> own = Parse(enabled + "issuer = \"https://other.example/\"\n");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->issuance.issuer, "https://other.example/");
+  EXPECT_EQ(own->issuance.base_url, "https://other.example");
+  EXPECT_EQ(Error(enabled + "issuer = \"http://auth.example\"\n"),
+            At(11) + "[issuance] issuer: \"http://auth.example\" must use https:// (http:// is "
+                     "allowed only for loopback hosts: localhost, 127.0.0.1, [::1])");
+  EXPECT_EQ(Error(enabled + "issuer = \"auth.example\"\n"),
+            At(11) + "[issuance] issuer: \"auth.example\" is not an https:// URL, e.g. "
+                     "\"https://auth.example.com\"");
+  EXPECT_EQ(Error(enabled + "issuer = \"https://auth.example/?x=1\"\n"),
+            At(11) + "[issuance] issuer: \"https://auth.example/?x=1\" must not have a query or "
+                     "a fragment");
+  EXPECT_EQ(Error(enabled + "issuer = \"https://u@auth.example\"\n"),
+            At(11) + "[issuance] issuer: \"https://u@auth.example\" must not hold a user name or "
+                     "password");
+  EXPECT_EQ(Error(enabled + "issuer = \"https://auth.example:99999\"\n"),
+            At(11) + "[issuance] issuer: \"https://auth.example:99999\": port \"99999\" is not a "
+                     "number from 1 to 65535");
+  // The default comes from [tokens] issuers[0], and is checked the same way.
+  const std::string plain_issuer =
+      "data_dir = \"state\"\n[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "[tokens]\nkeys = \"keys.json\"\nissuers = [\"urn:me\"]\n[issuance]\nenabled = true\n"
+      "audiences = [\"a\"]\n";
+  EXPECT_EQ(Error(plain_issuer),
+            At(8) + "[issuance] issuer is not set, so it is [tokens] issuers[0]: \"urn:me\" is not "
+                    "an https:// URL, e.g. \"https://auth.example.com\"; set issuer = "
+                    "\"https://auth.example.com\" here and in [tokens] issuers");
+  // An issuer with a path is fine, but then base_url has to say where the endpoints are.
+  const std::string with_path =
+      "data_dir = \"state\"\n[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n"
+      "[tokens]\nkeys = \"keys.json\"\nissuers = [\"https://auth.example/realms/a\"]\n"
+      "[issuance]\nenabled = true\naudiences = [\"a\"]\n";
+  EXPECT_EQ(Error(with_path),
+            At(8) + "[issuance] base_url is not set, so it is the issuer: "
+                    "\"https://auth.example/realms/a\" must not have a path: the endpoints are at "
+                    "fixed paths under it (e.g. \"https://auth.example.com\"); set base_url = "
+                    "\"https://auth.example.com\", where the endpoints are");
+  absl::StatusOr<Config> config = Parse(with_path + "base_url = \"https://auth.example\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->issuance.issuer, "https://auth.example/realms/a");
+}
+
+TEST_F(ConfigTest, LoopbackIssuersMayUsePlainHttp) {
+  for (const char* url : {"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"}) {
+    SCOPED_TRACE(url);
+    const std::string text = "data_dir = \"state\"\n[tls]\ncertificate = \"cert.pem\"\n"
+                             "private_key = \"key.pem\"\n[tokens]\nkeys = \"keys.json\"\n"
+                             "issuers = [\"" + std::string(url) + "\"]\n[issuance]\n"
+                             "enabled = true\naudiences = [\"a\"]\n";
+    absl::StatusOr<Config> config = Parse(text);
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->issuance.issuer, url);
+    EXPECT_EQ(config->issuance.base_url, url);
+  }
+  EXPECT_EQ(Error(std::string(kValid) + "[issuance]\nbase_url = \"http://10.0.0.1:8080\"\n"),
+            At(8) + "[issuance] base_url: \"http://10.0.0.1:8080\" must use https:// (http:// is "
+                    "allowed only for loopback hosts: localhost, 127.0.0.1, [::1])");
+  EXPECT_EQ(Error(std::string(kValid) + "[issuance]\nbase_url = \"https://a.example/oauth\"\n"),
+            At(8) + "[issuance] base_url: \"https://a.example/oauth\" must not have a path: the "
+                    "endpoints are at fixed paths under it (e.g. \"https://auth.example.com\")");
+}
+
+TEST_F(ConfigTest, IssuanceSettingsAreRangeChecked) {
+  struct Case {
+    const char* line;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"signing_alg = \"HS256\"",
+       "[issuance] signing_alg: must be EdDSA, ES256, RS256 or PS256 (an asymmetric algorithm: "
+       "its public keys are published in the JWKS), got \"HS256\""},
+      {"access_token_ttl_s = 59",
+       "[issuance] access_token_ttl_s: must be between 60 and 86400, got 59"},
+      {"access_token_ttl_s = 86401",
+       "[issuance] access_token_ttl_s: must be between 60 and 86400, got 86401"},
+      {"refresh_token_ttl_s = 299",
+       "[issuance] refresh_token_ttl_s: must be 0 (no refresh tokens) or between 300 and "
+       "31536000, got 299"},
+      {"refresh_token_ttl_s = 31536001",
+       "[issuance] refresh_token_ttl_s: must be 0 (no refresh tokens) or between 300 and "
+       "31536000, got 31536001"},
+      {"refresh_token_ttl_s = -1",
+       "[issuance] refresh_token_ttl_s: must be 0 (no refresh tokens) or between 300 and "
+       "31536000, got -1"},
+      {"rotation_interval_s = 3599",
+       "[issuance] rotation_interval_s: must be 0 (rotate only on demand) or between 3600 and "
+       "315360000, got 3599"},
+      {"rotation_interval_s = 315360001",
+       "[issuance] rotation_interval_s: must be 0 (rotate only on demand) or between 3600 and "
+       "315360000, got 315360001"},
+      {"publish_lead_s = -1", "[issuance] publish_lead_s: must be between 0 and 604800, got -1"},
+      {"publish_lead_s = 604801",
+       "[issuance] publish_lead_s: must be between 0 and 604800, got 604801"},
+      {"argon2_memory_kib = 63",
+       "[issuance] argon2_memory_kib: must be between 64 and 4194304, got 63"},
+      {"argon2_memory_kib = 4194305",
+       "[issuance] argon2_memory_kib: must be between 64 and 4194304, got 4194305"},
+      {"argon2_iterations = 0", "[issuance] argon2_iterations: must be between 1 and 64, got 0"},
+      {"argon2_iterations = 65", "[issuance] argon2_iterations: must be between 1 and 64, got 65"},
+      {"argon2_parallelism = 0", "[issuance] argon2_parallelism: must be between 1 and 16, got 0"},
+      {"argon2_parallelism = 17",
+       "[issuance] argon2_parallelism: must be between 1 and 16, got 17"},
+      {"password_workers = 0", "[issuance] password_workers: must be between 1 and 64, got 0"},
+      {"password_workers = 65", "[issuance] password_workers: must be between 1 and 64, got 65"},
+      {"max_failures = 0", "[issuance] max_failures: must be between 1 and 1000, got 0"},
+      {"max_failures = 1001", "[issuance] max_failures: must be between 1 and 1000, got 1001"},
+      {"lockout_s = 0", "[issuance] lockout_s: must be between 1 and 86400, got 0"},
+      {"lockout_s = 86401", "[issuance] lockout_s: must be between 1 and 86400, got 86401"},
+      {"max_lockout_s = 299", "[issuance] max_lockout_s: must be at least lockout_s (300), got 299"},
+      {"max_lockout_s = 2592001",
+       "[issuance] max_lockout_s: must be between 1 and 2592000, got 2592001"},
+      {"ip_max_failures = 0", "[issuance] ip_max_failures: must be between 1 and 1000000, got 0"},
+      {"ip_max_failures = 1000001",
+       "[issuance] ip_max_failures: must be between 1 and 1000000, got 1000001"},
+      {"ip_window_s = 0", "[issuance] ip_window_s: must be between 1 and 86400, got 0"},
+      {"ip_window_s = 86401", "[issuance] ip_window_s: must be between 1 and 86400, got 86401"},
+      {"enabled = 1", "[issuance] enabled: expected a boolean (true or false), got an integer"},
+      {"audiences = [\"\"]", "[issuance] audiences[0]: must not be empty"},
+      {"trusted_issuers = {}",
+       "[issuance] trusted_issuers: expected an array of tables ([[issuance.trusted_issuers]] "
+       "sections), got a table"},
+      {"trusted_issuers = [\"https://a.example\"]",
+       "[issuance.trusted_issuers[0]]: expected a table (an [[issuance.trusted_issuers]] "
+       "section), got a string"},
+      {"enable = true", "unknown key \"enable\" in [issuance] (did you mean \"enabled\"?)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line);
+    EXPECT_EQ(Error(std::string(kValid) + "[issuance]\n" + c.line + "\n"), At(8) + c.message);
+  }
+  // The bounds themselves are accepted.
+  absl::StatusOr<Config> config = Parse(std::string(kValid) +
+                                        "[issuance]\nrefresh_token_ttl_s = 300\n"
+                                        "rotation_interval_s = 0\nlockout_s = 86400\n"
+                                        "max_lockout_s = 2592000\nargon2_memory_kib = 64\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->issuance.refresh_token_ttl_s, 300);
+  EXPECT_EQ(config->issuance.rotation_interval_s, 0);
+  EXPECT_EQ(config->issuance.max_lockout_s, 2592000);
+}
+
+TEST_F(ConfigTest, ArgonMemoryCoversEveryLane) {
+  EXPECT_EQ(Error(std::string(kValid) +
+                  "[issuance]\nargon2_memory_kib = 100\nargon2_parallelism = 16\n"),
+            At(8) + "[issuance] argon2_memory_kib: Argon2 needs at least 8 KiB per lane, so at "
+                    "least 128 with argon2_parallelism = 16, got 100");
+}
+
+TEST_F(ConfigTest, TrustedIssuerTablesAreChecked) {
+  WriteFile(Path("ext.json"), "{\"keys\":[]}");
+  const std::string start = std::string(kValid) + "[[issuance.trusted_issuers]]\n";  // line 7
+  EXPECT_EQ(Error(start + "jwks = \"ext.json\"\n"),
+            At(7) + "[issuance.trusted_issuers[0]] issuer is required: the \"iss\" of the "
+                    "provider's tokens, e.g. issuer = \"https://accounts.example.com\"");
+  EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\n"),
+            At(7) + "[issuance.trusted_issuers[0]] jwks is required: the JWKS file with the "
+                    "provider's public keys, e.g. jwks = \"accounts-jwks.json\"");
+  EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\njwks = \"nope.json\"\n"),
+            At(9) + "[issuance.trusted_issuers[0]] jwks: cannot read \"" + Path("nope.json") +
+                "\": No such file or directory");
+  EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\njwks = \"ext.json\"\n"
+                          "subject_prefix = \"ext-\"\n"),
+            At(10) + "[issuance.trusted_issuers[0]] subject_prefix: \"ext-\" must contain a ':' "
+                     "(which usernames cannot), so that an exchanged subject is never taken for a "
+                     "local user; e.g. \"corp:\"");
+  EXPECT_EQ(Error(start + "issuer = \"ext\"\njwks = \"ext.json\"\n"),
+            At(8) + "[issuance.trusted_issuers[0]] subject_prefix is not set, so it is \"ext|\", "
+                    "which has no ':' (usernames cannot hold one, so it keeps an exchanged "
+                    "subject from being taken for a local user); set subject_prefix = \"corp:\"");
+  EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\njwks = \"ext.json\"\n"
+                          "scopes = [\"a b\"]\n"),
+            At(10) + "[issuance.trusted_issuers[0]] scopes[0]: \"a b\" is not a scope (printable "
+                     "ASCII without spaces, '\"' or '\\', e.g. \"read:orders\")");
+  EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\njwks = \"ext.json\"\n"
+                          "audience = [\"x\"]\n"),
+            At(10) + "unknown key \"audience\" in [issuance.trusted_issuers[0]] (did you mean "
+                     "\"audiences\"?)");
+  const std::string one = "issuer = \"https://ext.example\"\njwks = \"ext.json\"\n";
+  EXPECT_EQ(Error(start + one + "[[issuance.trusted_issuers]]\n" + one),  // lines 10..12
+            At(11) + "[issuance.trusted_issuers[1]] issuer: \"https://ext.example\" is already "
+                     "trusted_issuers[0]; give each provider one table");
+}
+
+TEST_F(ConfigTest, TrustedIssuersMayBeInlineTables) {
+  WriteFile(Path("ext.json"), "{\"keys\":[]}");
+  absl::StatusOr<Config> config =
+      Parse(std::string(kValid) +
+            "[issuance]\ntrusted_issuers = [{ issuer = \"https://ext.example\", jwks = "
+            "\"ext.json\", scopes = [\"read\"] }]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->issuance.trusted_issuers.size(), 1u);
+  EXPECT_EQ(config->issuance.trusted_issuers[0].jwks, Path("ext.json"));
+  EXPECT_EQ(config->issuance.trusted_issuers[0].scopes, std::vector<std::string>{"read"});
 }
 
 }  // namespace

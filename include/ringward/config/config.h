@@ -45,7 +45,9 @@ struct TlsConfig {
 };
 
 struct TokensConfig {
-  std::string keys;  // JWKS file (public or private keys)
+  // JWKS file (public or private keys). Optional when [issuance] is enabled: "" then means only
+  // the keys issuance makes and rotates itself.
+  std::string keys;
   std::vector<std::string> issuers;
   std::vector<std::string> audiences;
   int leeway_s = 30;
@@ -77,6 +79,48 @@ struct RevocationConfig {
   size_t bulk_max = 10000;           // revocations in one POST /admin/revocations
 };
 
+// TrustedIssuerConfig: an external identity provider whose tokens POST /oauth2/token exchanges
+// (RFC 8693 token exchange).
+struct TrustedIssuerConfig {
+  std::string issuer;  // required, compared byte for byte with "iss"
+  std::string jwks;    // required: JWKS file with its public keys (a readable file)
+  // The external token's aud must contain one of these ([]: not checked).
+  std::vector<std::string> audiences;
+  // The ringward token's sub is subject_prefix + the external sub. LoadConfig turns "" into
+  // issuer + "|"; a prefix always holds a ':' so that it can never name a local user.
+  std::string subject_prefix;
+  std::vector<std::string> scopes;  // scopes a token from this issuer may be exchanged for
+};
+
+// IssuanceConfig: ringward as an OAuth 2.0 authorization server (POST /oauth2/token, clients,
+// users, signing keys it rotates itself). All its state lives in the log in <data_dir>/wal and
+// its private keys in <data_dir>/keys.
+//
+// When enabled, LoadConfig fills in the defaults that depend on other keys: issuer ("" becomes
+// [tokens] issuers[0]), base_url ("" becomes the issuer) and audiences ([] becomes [tokens]
+// audiences), so readers never see them empty.
+struct IssuanceConfig {
+  bool enabled = false;                   // needs data_dir
+  std::string issuer;                     // "": [tokens] issuers[0]; https:// (http:// on loopback)
+  std::string base_url;                   // where the endpoints are, for discovery ("": issuer)
+  std::vector<std::string> audiences;     // default aud for clients that have none
+  std::string signing_alg = "EdDSA";      // EdDSA | ES256 | RS256 | PS256
+  int64_t access_token_ttl_s = 600;       // 60..86400
+  int64_t refresh_token_ttl_s = 2592000;  // 0 (no refresh tokens) or 300..31536000
+  int64_t rotation_interval_s = 7776000;  // 0: only on demand; else 3600..315360000
+  int64_t publish_lead_s = 600;           // 0..604800: a next key is in the JWKS this long first
+  uint32_t argon2_memory_kib = 19456;     // 64..4194304, at least 8 * argon2_parallelism
+  uint32_t argon2_iterations = 2;         // 1..64
+  uint32_t argon2_parallelism = 1;        // 1..16
+  int password_workers = 2;               // 1..64 threads hashing passwords (never on a shard)
+  int max_failures = 5;                   // 1..1000 failed logins before a user is locked out
+  int64_t lockout_s = 300;                // 1..86400 first lock-out; doubles each time
+  int64_t max_lockout_s = 86400;          // lockout_s..2592000
+  int ip_max_failures = 50;               // 1..1000000 failed logins per client IP per window
+  int64_t ip_window_s = 300;              // 1..86400
+  std::vector<TrustedIssuerConfig> trusted_issuers;  // TOML: [[issuance.trusted_issuers]]
+};
+
 struct Config {
   std::string path;      // the file it came from ("" for built-in defaults)
   std::string data_dir;  // state: the revocation log (<data_dir>/wal); --dev keys and certificate
@@ -85,6 +129,7 @@ struct Config {
   TokensConfig tokens;
   AdminConfig admin;
   RevocationConfig revocation;
+  IssuanceConfig issuance;
 };
 
 // LoadConfig reads and validates the TOML file at |path|. Relative file paths inside it are
@@ -95,7 +140,8 @@ struct Config {
 // Errors: NotFound / PermissionDenied (naming the file) when |path| cannot be read;
 // InvalidArgument for everything wrong inside it, one problem per line of the message, in file
 // order, each "<path>:<line>: <what and where>" ("<path>:<line>:<column>: ..." for TOML syntax);
-// files the config names (keys, certificate, private_key) must be readable.
+// files the config names (keys, certificate, private_key, trusted issuers' jwks) must be
+// readable.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 // ParseConfig validates TOML |text| as if read from |path| (for tests and `config check`),
@@ -106,8 +152,9 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
 // (keys.json, 0600), a self-signed P-256 certificate for localhost/127.0.0.1/::1 (cert.pem,
 // key.pem 0600), a random admin token (admin-token, 0600) and a ringward.toml pointing at them
 // (listen 127.0.0.1:8443, plain HTTP on 127.0.0.1:8080, admin API on 127.0.0.1:8444, issuer
-// https://ringward.local, audience edge-api, data_dir the directory itself), and returns the
-// loaded config. Later calls reuse what is there.
+// https://ringward.local, audience edge-api, data_dir the directory itself, [issuance] enabled
+// with base_url https://127.0.0.1:8443), and returns the loaded config. Later calls reuse what
+// is there, the config file included.
 absl::StatusOr<Config> PrepareDevEnvironment(const std::string& dir);
 
 // RenderEffectiveConfig prints |config| as a TOML file that ParseConfig accepts and that yields

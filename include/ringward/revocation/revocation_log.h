@@ -105,6 +105,9 @@ class LiveSnapshot {
   // Capture encodes one record for every live entry of |set|. Writer thread of |set|.
   static LiveSnapshot Capture(const RevocationSet& set);
 
+  // AddRecord appends one more record of any type (the issuance state shares the snapshot).
+  void AddRecord(uint16_t type, std::string_view payload);
+
   size_t records() const { return records_; }
   size_t bytes() const { return bytes_.size(); }
 
