@@ -2,8 +2,10 @@
 """bench/run: build ringward in release mode, benchmark it, and write a report.
 
 One command for a load-tester: it builds (meson, release, its own build directory), starts two
-ringward instances on free loopback ports (cache on, and cache off for the bulk case), runs the
-Google Benchmark micro suites, then every load workload with ringward-load, R times each,
+ringward instances on free loopback ports (cache on, and cache off for the bulk case), each with
+a state directory, an admin listener and issuance on, registers a client and a user through the
+admin API, runs the Google Benchmark micro suites, then every load workload with ringward-load
+(verify, bulk, issue, revoke, mixed) and the password-grant run (Python threads), R times each,
 interleaved so that drift on a shared machine hits every target alike; optionally the same
 workloads against the bundled peers (--peers) and any other verifier (--compare). It writes
 report.md, summary.json, the JSON of every run and SVG charts into one results directory, and
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import shlex
 import shutil
 import signal
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -40,6 +44,16 @@ import render  # noqa: E402
 ISSUER = "https://ringward.local"
 AUDIENCE = "edge-api"
 LISTEN_RE = re.compile(r"event=listening address=(\S+) tls=(?:yes|(no)) shards=(\d+)")
+ADMIN_LISTEN_RE = re.compile(r"event=admin_listening address=(\S+)")
+# The client and user bench/run registers through the admin API. The scope is what
+# ringward-load's issue workload asks for (its --scope default).
+BENCH_CLIENT_ID = "bench-client"
+BENCH_USER = "bench-user"
+BENCH_SCOPE = "read write"
+# ringward's argon2id defaults ([issuance] in config/ringward.toml), which bench/run leaves as
+# they are: what a password grant costs out of the box.
+ARGON2_DEFAULTS = {"argon2_memory_kib": 19456, "argon2_iterations": 2, "argon2_parallelism": 1,
+                   "password_workers": 2}
 PEER_PORTS = {"nginx_plain": 18080, "nginx_tls": 18443, "go_plain": 18081, "go_tls": 18444,
               "uring": 18090}
 
@@ -117,8 +131,10 @@ def parse_args(argv):
                    help="before the load runs, wait (up to 10 minutes, checking every 15 s) "
                         "for the 1-minute load average to fall below L")
     p.add_argument("--client", metavar="ID:SECRET",
-                   help="client credentials for the issue/revoke/mixed workloads, which run "
-                        "only if the server answers POST /oauth2/token and /oauth2/revoke")
+                   help="client credentials for the issue/revoke/mixed workloads (default: a "
+                        "client bench/run registers through ringward's admin API)")
+    p.add_argument("--password-connections", type=int, default=4, metavar="N",
+                   help="keep-alive TLS connections of the password-grant run (default 4)")
     args = p.parse_args(argv)
     if args.duration is None:
         args.duration = 2.0 if args.quick else 10.0
@@ -136,6 +152,8 @@ def parse_args(argv):
         p.error("--connections must be 1..10000 and --threads 1..64")
     if not 1 <= args.micro_repetitions <= 50:
         p.error("--micro-repetitions must be 1..50")
+    if not 1 <= args.password_connections <= 256:
+        p.error("--password-connections must be 1..256")
     if args.client is not None and ":" not in args.client:
         p.error("--client takes ID:SECRET")
     args.build_dir = os.path.abspath(args.build_dir or os.path.join(ROOT, "build-release"))
@@ -322,7 +340,8 @@ def toml_list(values):
 
 
 class Ringward:
-    """One `ringward serve` on loopback with a plain and (optionally) a TLS listener."""
+    """One `ringward serve` on loopback with a plain and (optionally) a TLS listener, a state
+    directory, an admin listener and issuance on (argon2id at ringward's defaults)."""
 
     def __init__(self, exe, workdir, name, keys, cert, key, cache_entries, tls, cleanup):
         self.exe = exe
@@ -330,8 +349,17 @@ class Ringward:
         self.config = os.path.join(workdir, f"{name}.toml")
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.tls = tls
+        self.data_dir = os.path.join(workdir, f"{name}-data")
+        os.makedirs(self.data_dir, mode=0o700)
+        self.admin_token = secrets.token_urlsafe(32)
+        token_file = os.path.join(workdir, f"{name}-admin-token")
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.admin_token + "\n")
         lines = [
             "# bench/run: a benchmark instance of ringward (loopback, free ports, all cores).",
+            f"data_dir = {json.dumps(self.data_dir)}",
+            "",
             "[server]",
             f"listen = {toml_list(['127.0.0.1:0'] if tls else [])}",
             'plain_listen = ["127.0.0.1:0"]',
@@ -349,12 +377,23 @@ class Ringward:
             f"audiences = {toml_list([AUDIENCE])}",
             f"cache_entries = {cache_entries}",
             "bulk_max_tokens = 10000",
+            "",
+            "[admin]",
+            'listen = ["127.0.0.1:0"]',
+            f"token_file = {json.dumps(token_file)}",
+            "",
+            "# The token endpoint; argon2id and everything else at ringward's defaults.",
+            "[issuance]",
+            "enabled = true",
+            f"issuer = {json.dumps(ISSUER)}",
+            f"audiences = {toml_list([AUDIENCE])}",
         ]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
         self.plain_port = None
         self.tls_port = None
+        self.admin_port = None
         self.shards = None
         cleanup.add(f"ringward {name}", self.stop)
 
@@ -370,8 +409,11 @@ class Ringward:
             if self.proc.poll() is not None:
                 raise Fatal(f"ringward ({self.name}) exited {self.proc.returncode}:\n"
                             + self.log_text())
-            found = [m for m in (LISTEN_RE.search(x) for x in self.log_text().splitlines()) if m]
-            if len(found) >= want:
+            text = self.log_text()
+            found = [m for m in (LISTEN_RE.search(x) for x in text.splitlines()) if m]
+            admin = ADMIN_LISTEN_RE.search(text)
+            if len(found) >= want and admin:
+                self.admin_port = int(admin.group(1).rsplit(":", 1)[1])
                 for m in found:
                     port = int(m.group(1).rsplit(":", 1)[1])
                     if m.group(2):
@@ -423,6 +465,60 @@ class Ringward:
         if len(values) != 2:
             return None
         return values["ringward_verify_cache_hits_total"], values["ringward_verify_cache_misses_total"]
+
+    def admin(self, method, path, body=None):
+        """(status, decoded JSON or None) of one admin API request; raises Fatal when the
+        admin listener does not answer."""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+            headers = {"Authorization": f"Bearer {self.admin_token}"}
+            data = None
+            if body is not None:
+                data = json.dumps(body)
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+            conn.close()
+        except (OSError, http.client.HTTPException) as e:
+            raise Fatal(f"ringward ({self.name}) admin {method} {path}: {e}") from None
+        try:
+            return resp.status, json.loads(text) if text else None
+        except ValueError:
+            return resp.status, {"error": text[:200]}
+
+    def register_bench_client(self):
+        """Registers the client the issue, revoke, mixed and password-grant runs use and the
+        user of the password grants; returns (client_id, secret, username, password)."""
+        status, client = self.admin("POST", "/admin/clients", {
+            "client_id": BENCH_CLIENT_ID, "name": "bench/run",
+            "grant_types": ["client_credentials", "password"], "scope": BENCH_SCOPE,
+            "audiences": [AUDIENCE]})
+        if status != 201 or not (client or {}).get("client_secret"):
+            raise Fatal(f"POST /admin/clients answered {status}: {client}")
+        password = secrets.token_urlsafe(18)
+        status, user = self.admin("POST", "/admin/users", {
+            "username": BENCH_USER, "password": password, "scope": BENCH_SCOPE})
+        if status != 201:
+            raise Fatal(f"POST /admin/users answered {status}: {user}")
+        return client["client_id"], client["client_secret"], BENCH_USER, password
+
+    def argon2_parameters(self):
+        """The argon2id parameters ringward runs with (`config check --print`), falling back to
+        the documented defaults bench/run leaves in place."""
+        params = dict(ARGON2_DEFAULTS)
+        try:
+            out = subprocess.run([self.exe, "config", "check", self.config, "--print"],
+                                 capture_output=True, text=True, timeout=30)
+            text = out.stdout if out.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            text = ""
+        section = re.search(r"^\[issuance\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+        for key in list(params):
+            m = section and re.search(rf"^{key}\s*=\s*(\d+)", section.group(1), re.M)
+            if m:
+                params[key] = int(m.group(1))
+        return params
 
 
 def http_status(host, port, method, path, body=None, tls=False, timeout=5):
@@ -573,7 +669,7 @@ def peer_target(p):
     return target(p["name"], p["url"], p["pids"], args, "peer")
 
 
-def build_plan(args, rw, nocache, keys, peers, probes):
+def build_plan(args, rw, nocache, keys, peers, issuance):
     plain = f"http://127.0.0.1:{rw.plain_port}/"
     tls = f"https://127.0.0.1:{rw.tls_port}/"
     rw_pid = [rw.proc.pid]
@@ -662,25 +758,55 @@ def build_plan(args, rw, nocache, keys, peers, probes):
         open_w["targets"].append(t)
     plan.append(open_w)
 
-    client = args.client.split(":", 1) if args.client else None
-    for wl, path in (("issue", "/oauth2/token"), ("revoke", "/oauth2/revoke")):
-        if probes.get(path) and client:
-            plan.append({
-                "id": f"{wl}-tls", "family": None, "scheme": "tls", "alg": None,
-                "kind": "closed", "workload": wl, "title": f"{wl} over TLS",
-                "description": f"ringward-load -w {wl} with the client given by --client.",
-                "targets": [target("ringward", tls, rw_pid,
-                                   mint + ["--kid", "ed-1", "--client-id", client[0],
-                                           "--client-secret", client[1]], "ringward")]})
-    if probes.get("/oauth2/token") and probes.get("/oauth2/revoke") and client:
+    if issuance:
+        cid, secret = issuance["client"]
+        creds = ["--client-id", cid, "--client-secret", secret]
+        who = (f"the client given by --client ({cid})" if issuance["client_from"] == "--client"
+               else f"the client bench/run registered through the admin API ({cid}, "
+                    f"client_secret_basic, scope \"{BENCH_SCOPE}\")")
+        alg = issuance.get("signing_alg", "EdDSA")
+        plan.append({
+            "id": "issue-tls", "family": None, "scheme": "tls", "alg": alg,
+            "kind": "closed", "workload": "issue",
+            "title": "issue over TLS: client_credentials grants",
+            "description": "ringward-load -w issue: POST /oauth2/token, grant_type="
+                           f"client_credentials, scope \"{BENCH_SCOPE}\", HTTP Basic, keep-alive, "
+                           f"with {who}. Every answer is a fresh {alg}-signed RFC 9068 access "
+                           "token from ringward's own issuance keys.",
+            "targets": [target("ringward", tls, rw_pid, mint + ["--kid", "ed-1"] + creds,
+                               "ringward")]})
+        plan.append({
+            "id": "revoke-tls", "family": None, "scheme": "tls", "alg": None,
+            "kind": "closed", "workload": "revoke", "title": "revoke over TLS (RFC 7009)",
+            "description": "ringward-load -w revoke: POST /oauth2/revoke with client "
+                           f"authentication ({who}); the tokens are unknown ones, answered 200 "
+                           "as RFC 7009 says.",
+            "targets": [target("ringward", tls, rw_pid, mint + ["--kid", "ed-1"] + creds,
+                               "ringward")]})
         plan.append({
             "id": "mixed-tls", "family": None, "scheme": "tls", "alg": "EdDSA",
             "kind": "closed", "workload": "mixed",
             "title": "mixed over TLS: verify 98%, issue 1%, revoke 1%",
-            "description": "ringward-load -w mixed.",
-            "targets": [target("ringward", tls, rw_pid,
-                               mint + ["--kid", "ed-1", "--client-id", client[0],
-                                       "--client-secret", client[1]], "ringward", metrics=rw)]})
+            "description": f"ringward-load -w mixed, issue and revoke with {who}.",
+            "targets": [target("ringward", tls, rw_pid, mint + ["--kid", "ed-1"] + creds,
+                               "ringward", metrics=rw)]})
+        a = issuance["argon2"]
+        plan.append({
+            "id": "password-tls", "family": None, "scheme": "tls", "alg": alg,
+            "kind": "password", "workload": "password",
+            "connections": args.password_connections, "argon2": a,
+            "title": f"password grants over TLS (argon2id m={a['argon2_memory_kib']} KiB, "
+                     f"t={a['argon2_iterations']}, p={a['argon2_parallelism']})",
+            "description": f"{args.password_connections} keep-alive TLS connections (Python "
+                           "http.client, one thread each, opened before the clock starts) send "
+                           "POST /oauth2/token, grant_type=password, for one user, with "
+                           f"{who}. Each grant hashes the password with argon2id at ringward's "
+                           f"default parameters (memory {a['argon2_memory_kib']} KiB, "
+                           f"{a['argon2_iterations']} iterations, {a['argon2_parallelism']} "
+                           f"lane) on one of its {a['password_workers']} password worker "
+                           "threads, off the shards. Server CPU is utime+stime of the whole "
+                           "process from /proc over the run, divided by the answers.",
+            "targets": [target("ringward", tls + "oauth2/token", rw_pid, [], "ringward")]})
 
     for c in args.compare:
         scheme = "tls" if c["url"].startswith("https:") else "plain"
@@ -701,6 +827,230 @@ def build_plan(args, rw, nocache, keys, peers, probes):
                                         "algorithm ringward's runs do not.",
                          "targets": [t]})
     return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuance: the benchmark client and user, and the password-grant run
+# ---------------------------------------------------------------------------------------------
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the self-signed certificate bench/run made
+    return ctx
+
+
+def basic_auth(client_id, secret):
+    """client_secret_basic (RFC 6749 §2.3.1: form-urlencoded before base64)."""
+    raw = f"{urllib.parse.quote(client_id, safe='')}:{urllib.parse.quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def token_headers(client):
+    return {"Authorization": basic_auth(*client),
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def password_body(user, password):
+    return urllib.parse.urlencode({"grant_type": "password", "username": user,
+                                   "password": password, "scope": BENCH_SCOPE})
+
+
+def https_request(port, method, path, body=None, headers=None, timeout=10):
+    """(status, body text) of one request over TLS; raises Fatal when nothing answered."""
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=tls_context())
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        text = resp.read().decode("utf-8", "replace")
+        conn.close()
+    except (OSError, http.client.HTTPException) as e:
+        raise Fatal(f"{method} {path}: {e}") from None
+    return resp.status, text
+
+
+def check_grant(rw, client, body, what):
+    """One grant, and its access token presented to GET /v1/verify: both must succeed."""
+    status, text = https_request(rw.tls_port, "POST", "/oauth2/token", body, token_headers(client))
+    try:
+        token = json.loads(text).get("access_token") if status == 200 else None
+    except ValueError:
+        token = None
+    if not token:
+        raise Fatal(f"a {what} grant was answered {status}: {text[:300]}")
+    status, text = https_request(rw.tls_port, "GET", "/v1/verify",
+                                 headers={"Authorization": f"Bearer {token}"})
+    if status != 200:
+        raise Fatal(f"GET /v1/verify answered {status} to a token of the {what} grant: "
+                    f"{text[:300]}")
+
+
+def set_up_issuance(args, rw):
+    """Registers the benchmark client and user through the admin API and checks that one
+    client_credentials and one password grant give tokens ringward verifies; returns what the
+    issuance runs need."""
+    cid, secret, user, password = rw.register_bench_client()
+    bench_client = (cid, secret)
+    client, client_from = bench_client, "admin API"
+    if args.client:
+        client, client_from = tuple(args.client.split(":", 1)), "--client"
+    check_grant(rw, client, f"grant_type=client_credentials&scope="
+                            f"{urllib.parse.quote(BENCH_SCOPE)}", "client_credentials")
+    check_grant(rw, bench_client, password_body(user, password), "password")
+    return {"issuer": ISSUER, "audiences": [AUDIENCE], "signing_alg": "EdDSA",
+            "scope": BENCH_SCOPE, "client": client, "client_from": client_from,
+            "bench_client": bench_client, "user": (user, password),
+            "argon2": rw.argon2_parameters()}
+
+
+def issuance_info(issuance):
+    """What summary.json says about issuance: no secrets."""
+    if not issuance:
+        return None
+    info = {k: v for k, v in issuance.items() if k not in ("client", "bench_client", "user")}
+    info["client_id"] = issuance["client"][0]
+    info["user"] = issuance["user"][0]
+    return info
+
+
+def process_cpu_s(pid):
+    """utime + stime of every thread of |pid| in seconds (as ringward-load's --server-pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def percentile(sorted_values, q):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return None
+    rank = max(1, int(-(-q * len(sorted_values) // 1)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def password_connection(port, headers, body, start, deadline, out):
+    """One keep-alive connection sending password grants from |start| (a Barrier) until
+    |deadline|; appends (latencies in µs, statuses, errors) to |out|."""
+    lat, statuses, errors = [], {}, 0
+    conn = None
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls_context())
+        conn.connect()  # the TLS handshake happens before the clock starts
+    except OSError:
+        conn, errors = None, errors + 1
+    try:
+        start.wait(timeout=30)
+    except threading.BrokenBarrierError:
+        pass
+    while time.monotonic() < deadline[0]:
+        t0 = time.perf_counter()
+        try:
+            if conn is None:
+                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
+                                                   context=tls_context())
+            conn.request("POST", "/oauth2/token", body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            if conn is not None:
+                conn.close()
+            conn = None
+            continue
+        lat.append((time.perf_counter() - t0) * 1e6)
+        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+        if resp.status != 200 or b'"access_token"' not in data:
+            errors += 1
+        if resp.will_close:
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+    out.append((lat, statuses, errors))
+
+
+def run_password(args, w, t, rep, runs_dir, rw, issuance):
+    """The password-grant run: args.password_connections Python threads, one keep-alive TLS
+    connection each, for args.duration seconds. Same result keys as run_load()."""
+    conns = w["connections"]
+    base = os.path.join(runs_dir, w["id"], f"{slug(t['name'])}-r{rep}")
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    headers = token_headers(issuance["bench_client"])
+    body = password_body(*issuance["user"])
+    if not t.get("command"):
+        t["command"] = (f"# bench/report/bench_run.py run_password: {conns} threads x "
+                        f"POST {t['url']} grant_type=password (keep-alive TLS), "
+                        f"{args.duration:g} s")
+    start = threading.Barrier(conns + 1)
+    deadline = [time.monotonic() + 3600]  # set once every connection is open
+    out = []
+    threads = [threading.Thread(target=password_connection,
+                                args=(rw.tls_port, headers, body, start, deadline, out),
+                                daemon=True) for _ in range(conns)]
+    for th in threads:
+        th.start()
+    try:
+        start.wait(timeout=30)
+    except threading.BrokenBarrierError:
+        pass
+    server0 = process_cpu_s(rw.proc.pid)
+    cpu0 = machine.CpuSample()
+    client0 = time.process_time()
+    t0 = time.monotonic()
+    deadline[0] = t0 + args.duration
+    for th in threads:
+        th.join(timeout=args.duration + 60)
+    elapsed = time.monotonic() - t0
+    client_s = time.process_time() - client0
+    cpu1 = machine.CpuSample()
+    server1 = process_cpu_s(rw.proc.pid)
+    run = {"rep": rep, "exit": 0, "json": os.path.relpath(base + ".json", args.out),
+           "svg": None}
+    if len(out) != conns or any(th.is_alive() for th in threads):
+        run["failed"] = "a password-grant connection did not finish"
+        log(f"  {w['id']} / {t['name']} run {rep}: FAILED: {run['failed']}")
+        return run
+    lat = sorted(x for o in out for x in o[0])
+    statuses = {}
+    for o in out:
+        for code, n in o[1].items():
+            statuses[str(code)] = statuses.get(str(code), 0) + n
+    errors = sum(o[2] for o in out)
+    answers = len(lat)
+    server_s = None if server0 is None or server1 is None else server1 - server0
+    run.update({
+        "throughput_rps": answers / elapsed if elapsed > 0 else 0.0,
+        "requests": answers,
+        "p50_us": percentile(lat, 0.50), "p90_us": percentile(lat, 0.90),
+        "p99_us": percentile(lat, 0.99), "p99_9_us": percentile(lat, 0.999),
+        "max_us": lat[-1] if lat else None,
+        "server_cpu_us": server_s * 1e6 / answers if answers and server_s is not None else None,
+        "client_cpu_us": client_s * 1e6 / answers if answers else None,
+        "errors": errors, "bad_accepted": 0, "status": statuses,
+    })
+    if not answers:
+        run["failed"] = f"no password grant was answered ({errors} errors)"
+        log(f"  {w['id']} / {t['name']} run {rep}: FAILED: {run['failed']}")
+    hz = machine.CpuSample.ticks_per_second()
+    wall = max(cpu1.time - cpu0.time, 1e-6)
+    cpus = os.cpu_count() or 1
+    busy_s = (cpu1.busy - cpu0.busy) / hz
+    run["background_cpu_share"] = max(0.0, busy_s - client_s - (server_s or 0.0)) / (cpus * wall)
+    run["steal_share"] = (cpu1.steal - cpu0.steal) / hz / (cpus * wall)
+    with open(base + ".json", "w") as f:
+        json.dump({"config": {"url": t["url"], "grant": "password", "connections": conns,
+                              "duration_s": args.duration, "argon2": w.get("argon2")},
+                   "result": {k: run.get(k) for k in (
+                       "requests", "throughput_rps", "errors", "server_cpu_us",
+                       "client_cpu_us")} | {"elapsed_s": elapsed, "server_cpu_s": server_s},
+                   "latency_us": {"p50": run.get("p50_us"), "p90": run.get("p90_us"),
+                                  "p99": run.get("p99_us"), "p99_9": run.get("p99_9_us"),
+                                  "max": run.get("max_us")},
+                   "status": statuses}, f, indent=1)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -922,12 +1272,17 @@ def micro_medians(data):
 # ---------------------------------------------------------------------------------------------
 # Paths shown shorter in the report: (prefix, replacement), longest first.
 DISPLAY_SUBS = []
+# Arguments shown as a placeholder (client secrets): {value: placeholder}.
+DISPLAY_SECRETS = {}
 
 
 def display_cmd(cmd):
     parts = []
     for c in cmd:
         c = str(c)
+        if c in DISPLAY_SECRETS:
+            parts.append(DISPLAY_SECRETS[c])
+            continue
         for prefix, replacement in DISPLAY_SUBS:
             if c.startswith(prefix):
                 # "$WORK/" stays unquoted so that the command reads as a shell command.
@@ -1030,24 +1385,21 @@ def main(argv):
         log(f"ringward pid {rw.proc.pid}: plain :{rw.plain_port}, TLS :{rw.tls_port}, "
             f"{rw.shards} shards; cache-off instance pid {nocache.proc.pid} :{nocache.plain_port}")
 
-        probes = {}
-        for path in ("/oauth2/token", "/oauth2/revoke"):
-            status = http_status("127.0.0.1", rw.plain_port, "POST", path,
-                                 body="grant_type=client_credentials&token=x")
-            probes[path] = status is not None and status not in (404, 405)
-            if not probes[path]:
-                skipped.append(f"{'issue' if 'token' in path else 'revoke'} (and mixed): "
-                               f"ringward answers POST {path} with {status}: not served yet")
-            elif not args.client:
-                skipped.append(f"{'issue' if 'token' in path else 'revoke'} (and mixed): the "
-                               f"server answers POST {path} but no --client ID:SECRET was "
-                               "given to authenticate with")
+        issuance = None
+        try:
+            issuance = set_up_issuance(args, rw)
+        except Fatal as e:
+            skipped.append(f"issue, revoke, mixed and password grants: {e}")
+        if issuance:
+            DISPLAY_SECRETS[issuance["client"][1]] = "$CLIENT_SECRET"
+            log(f"issuance: client {issuance['client'][0]} ({issuance['client_from']}), user "
+                f"{BENCH_USER}, argon2id {issuance['argon2']}")
 
         peers, peers_info = None, None
         if args.peers:
             peers, peers_info = start_peers(args, cleanup, args.out)
 
-        plan = build_plan(args, rw, nocache, keys, peers, probes)
+        plan = build_plan(args, rw, nocache, keys, peers, issuance)
         if args.quiet_load:
             facts["quiet_wait_s"] = wait_for_quiet(args.quiet_load)
         facts["loadavg_start"] = machine.load_average()
@@ -1069,7 +1421,10 @@ def main(argv):
                 for t in w["targets"]:
                     done += 1
                     log(f"[{done}/{total}] round {rep}: {w['id']} / {t['name']}")
-                    t["runs"].append(run_load(args, load_exe, w, t, rep, runs_dir))
+                    if w["kind"] == "password":
+                        t["runs"].append(run_password(args, w, t, rep, runs_dir, rw, issuance))
+                    else:
+                        t["runs"].append(run_load(args, load_exe, w, t, rep, runs_dir))
                     time.sleep(0.25)
         for w in plan:
             for t in w["targets"]:
@@ -1088,7 +1443,8 @@ def main(argv):
             "machine": facts,
             "build": build_info(args.build_dir),
             "ringward": {"shards": rw.shards, "config": "ringward-bench.toml",
-                         "cache_entries": 16384, "pid": rw.proc.pid},
+                         "cache_entries": 16384, "pid": rw.proc.pid,
+                         "issuance": issuance_info(issuance)},
             "peers": peers_info,
             "workloads": [strip_plan(w) for w in plan],
             "micro": micro,
@@ -1113,7 +1469,7 @@ def strip_plan(w):
     out["targets"] = []
     for t in w["targets"]:
         tt = {k: v for k, v in t.items() if k not in ("metrics", "args")}
-        if t.get("command"):
+        if isinstance(t.get("command"), list):
             tt["command"] = display_cmd(t["command"])
         out["targets"].append(tt)
     return out

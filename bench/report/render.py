@@ -306,6 +306,77 @@ def key_figures(summary):
                              f"{us(med(t, 'send_lag_p99_us'))}; slowest answer in any second "
                              f"after the first {us(med(t, 'steady_max_us'))}); "
                              f"{n0(med(t, 'errors'))} errors.")
+    lines += issuance_figures(summary)
+    return lines
+
+
+def argon2_text(a):
+    if not a:
+        return "argon2id"
+    return (f"argon2id m={a.get('argon2_memory_kib')} KiB, t={a.get('argon2_iterations')}, "
+            f"p={a.get('argon2_parallelism')}")
+
+
+def issuance_rows(summary):
+    """(label, target, workload) for the client_credentials and password-grant runs."""
+    rows = []
+    for wid, label in (("issue-tls", "client_credentials"), ("password-tls", "password")):
+        w = find(summary, wid)
+        t = target_named(w, "ringward")
+        if w and t:
+            if wid == "password-tls":
+                label += f" ({argon2_text(w.get('argon2'))})"
+            rows.append((label, t, w))
+    return rows
+
+
+def issuance_section(summary):
+    rows = issuance_rows(summary)
+    if not rows:
+        return []
+    s = summary["settings"]
+    info = summary["ringward"].get("issuance") or {}
+    lines = ["## Issuance", "",
+             f"ringward's own token endpoint, POST /oauth2/token over TLS on keep-alive "
+             f"connections: issuer `{info.get('issuer', '?')}`, {info.get('signing_alg', '?')} "
+             f"signing keys ringward made itself, client `{info.get('client_id', '?')}` "
+             f"({info.get('client_from', '?')}, client_secret_basic, scope "
+             f"\"{info.get('scope', '?')}\"). Grants per second are client and server together "
+             "on the same cores (median of the repetitions, min–max in brackets); the server "
+             "CPU per grant is its utime+stime from /proc over the run divided by the answers.",
+             "", "| grant | grants/s | p50 | p99 | server CPU µs/grant | errors | how |",
+             "|---|---|---|---|---|---|---|"]
+    for label, t, w in rows:
+        if w["kind"] == "password":
+            a = w.get("argon2") or {}
+            how = (f"{w.get('connections')} connections, Python http.client (one thread "
+                   f"each), one user; hashing on {a.get('password_workers', '?')} password "
+                   "worker threads")
+        else:
+            how = (f"ringward-load -w issue, {w.get('connections', s['connections'])} "
+                   f"connections, {s['threads']} client thread(s)")
+        lines.append(f"| {label} | **{spread(t, 'throughput_rps', n0)}** | "
+                     f"{us(med(t, 'p50_us'))} | {us(med(t, 'p99_us'))} | "
+                     f"{spread(t, 'server_cpu_us', cpu)} | {n0(t['errors_total'])} | {how} |")
+    lines.append("")
+    return lines
+
+
+def issuance_figures(summary):
+    lines = []
+    alg = (summary["ringward"].get("issuance") or {}).get("signing_alg", "EdDSA")
+    for label, t, w in issuance_rows(summary):
+        if w["kind"] == "password":
+            lines.append(f"Password grants ({argon2_text(w.get('argon2'))}, "
+                         f"{w.get('connections')} TLS connections): "
+                         f"**{n0(med(t, 'throughput_rps'))} grants/s**, p50 "
+                         f"{us(med(t, 'p50_us'))}, p99 {us(med(t, 'p99_us'))}, "
+                         f"{cpu(med(t, 'server_cpu_us'))} µs of server CPU per grant.")
+        else:
+            lines.append(f"client_credentials grants over TLS keep-alive: "
+                         f"**{n0(med(t, 'throughput_rps'))} grants/s**, "
+                         f"{cpu(med(t, 'server_cpu_us'))} µs of server CPU per grant "
+                         f"({alg}-signed access tokens).")
     return lines
 
 
@@ -332,7 +403,8 @@ def machine_table(m, build, summary):
         ("compiler", m.get("compiler") or "?"),
         ("build", ", ".join(f"{k}={v}" for k, v in build.items())),
         ("ringward", f"{summary['ringward']['shards']} shards (one per CPU), verified-token "
-                     f"cache {summary['ringward']['cache_entries']} entries per shard"),
+                     f"cache {summary['ringward']['cache_entries']} entries per shard"
+                     + issuance_machine_text(summary["ringward"].get("issuance"))),
         ("git commit", m.get("git_commit", "?")),
         ("date", m.get("date_utc", "?")),
         ("load average (1, 5, 15 min)", load_text(m)),
@@ -341,6 +413,14 @@ def machine_table(m, build, summary):
     out = ["| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]
     return out
+
+
+def issuance_machine_text(info):
+    if not info:
+        return ""
+    a = info.get("argon2") or {}
+    return (f"; issuance on ({info.get('signing_alg', '?')}, {argon2_text(a)}, "
+            f"{a.get('password_workers', '?')} password workers)")
 
 
 def load_text(m):
@@ -608,6 +688,7 @@ def render_report(summary, out_dir):
         lines.append("")
         for title, rel in made:
             lines += [f"![{title}]({rel})", ""]
+    lines += issuance_section(summary)
     lines += ["## Load workloads (ringward-load)", ""]
     for w in summary["workloads"]:
         lines += workload_section(w, out_dir)
@@ -624,7 +705,10 @@ def render_report(summary, out_dir):
               "`micro/*.json`: Google Benchmark's; `ringward-bench.toml`: the server "
               "configuration. `$WORK` in the commands is the temporary directory bench/run "
               "made and removed: `keys.json` (`ringward keygen` HS256 kid hs-1 and EdDSA "
-              "kid ed-1), a self-signed P-256 certificate and the configs.",
+              "kid ed-1), a self-signed P-256 certificate, the configs, each "
+              "instance's `data_dir` (`<name>-data`: its log and issuance keys) and its admin "
+              "token file. `$CLIENT_SECRET` is the secret of the client bench/run "
+              "registered (`bench-client`, unless --client named another).",
               "- `svg/`: the charts above and the median run of each workload and target.", ""]
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(lines))

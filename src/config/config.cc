@@ -1095,6 +1095,66 @@ void CheckAdmin(const Config& config, const Section& admin, Problems* problems) 
   }
 }
 
+// LeaderUrlProblem checks a follower's leader URL: https://host:port, nothing after.
+std::string LeaderUrlProblem(std::string* value) {
+  if (value->empty()) {
+    return "";
+  }
+  const std::string_view v = *value;
+  if (v.substr(0, 8) != "https://") {
+    return absl::StrCat("must be an https:// URL of the leader's replication listener, e.g. "
+                        "\"https://10.0.0.1:8445\", got ",
+                        Quote(*value));
+  }
+  const std::string_view rest = v.substr(8);
+  if (rest.empty() || rest.find_first_of("/?#@") != std::string_view::npos ||
+      rest.rfind(':') == std::string_view::npos || rest.back() == ':' || rest.back() == ']') {
+    return absl::StrCat("must be https://<host>:<port> with nothing after the port, got ",
+                        Quote(*value));
+  }
+  return "";
+}
+
+// CheckReplication: what a leader's listener and a follower need.
+void CheckReplication(const Config& config, const Section& replication, Problems* problems) {
+  const ReplicationConfig& r = config.replication;
+  if (r.listen.empty() && r.leader.empty()) {
+    return;
+  }
+  const std::string_view key = r.leader.empty() ? "listen" : "leader";
+  if (config.data_dir.empty()) {
+    problems->Add(replication.KeyLine(key),
+                  absl::StrCat("[replication] ", std::string(key),
+                               " needs data_dir: the log being replicated lives there"));
+  }
+  if (r.credential_file.empty()) {
+    problems->Add(replication.KeyLine(key),
+                  absl::StrCat("[replication] ", std::string(key),
+                               " needs credential_file: the bearer secret followers present"));
+  } else if (const std::string problem = ReadableFileProblem(r.credential_file);
+             !problem.empty()) {
+    problems->Add(replication.KeyLine("credential_file"),
+                  absl::StrCat("[replication] credential_file: cannot read ",
+                               Quote(r.credential_file), ": ", problem));
+  }
+  if (!r.listen.empty() && (config.tls.certificate.empty() || config.tls.private_key.empty())) {
+    problems->Add(replication.KeyLine("listen"),
+                  "[replication] listen serves TLS with [tls] certificate and private_key: set "
+                  "both");
+  }
+  if (!r.leader.empty()) {
+    if (r.ca_file.empty()) {
+      problems->Add(replication.KeyLine("leader"),
+                    "[replication] leader needs ca_file: the PEM the leader's certificate must "
+                    "verify against (a follower never reads from an unverified leader)");
+    } else if (const std::string problem = ReadableFileProblem(r.ca_file); !problem.empty()) {
+      problems->Add(replication.KeyLine("ca_file"),
+                    absl::StrCat("[replication] ca_file: cannot read ", Quote(r.ca_file), ": ",
+                                 problem));
+    }
+  }
+}
+
 // ReadTrustedIssuers reads the [[issuance.trusted_issuers]] tables. Each is a Section of its own
 // (appended to |sections|, parallel to |out|) so that its keys get the usual type, value and
 // unknown-key checks.
@@ -1426,8 +1486,29 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   std::vector<Section> trusted;
   ReadTrustedIssuers(&issuance, &problems, &known, base_dir, &trusted, &is.trusted_issuers);
 
+  Section replication = SubSection(&root, &problems, &known, "replication");
+  ReplicationConfig& rp = config.replication;
+  replication.String("listen", &rp.listen, [](std::string* v) {
+    return v->empty() ? std::string() : TlsListenProblem(v);
+  });
+  replication.String("credential_file", &rp.credential_file, ExpandCredentials);
+  rp.credential_file = ResolvePath(base_dir, rp.credential_file);
+  replication.Int("heartbeat_ms", &rp.heartbeat_ms, 20, 10000);
+  replication.Int("max_followers", &rp.max_followers, 1, 1024);
+  replication.String("leader", &rp.leader, LeaderUrlProblem);
+  replication.String("ca_file", &rp.ca_file, ExpandCredentials);
+  rp.ca_file = ResolvePath(base_dir, rp.ca_file);
+  replication.Int64("max_staleness_ms", &rp.max_staleness_ms, 100, 86400000);
+  replication.String("fail_mode", &rp.fail_mode, [](std::string* v) {
+    return *v == "closed" || *v == "open"
+               ? std::string()
+               : absl::StrCat("must be \"closed\" (verify answers 503 when stale) or \"open\" "
+                              "(keep serving), got ",
+                              Quote(*v));
+  });
+
   for (const Section* section :
-       {&root, &server, &tls, &tokens, &admin, &revocation, &issuance}) {
+       {&root, &server, &tls, &tokens, &admin, &revocation, &issuance, &replication}) {
     section->ReportUnknown();
   }
   for (const Section& section : trusted) {
@@ -1437,6 +1518,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
     CheckCrossKeys(config, server, tls, tokens, &problems);
     CheckAdmin(config, admin, &problems);
     CheckIssuance(&config, issuance, trusted, &problems);
+    CheckReplication(config, replication, &problems);
   }
   if (!problems.empty()) {
     return problems.ToStatus();
@@ -1590,6 +1672,16 @@ std::string RenderEffectiveConfig(const Config& config) {
     absl::StrAppend(&out, "subject_prefix = ", TomlString(t.subject_prefix), "\n");
     absl::StrAppend(&out, "scopes = ", TomlStringArray(t.scopes), "\n");
   }
+  const ReplicationConfig& rp = config.replication;
+  absl::StrAppend(&out, "\n[replication]\n");
+  absl::StrAppend(&out, "listen = ", TomlString(rp.listen), "\n");
+  absl::StrAppend(&out, "credential_file = ", TomlString(rp.credential_file), "\n");
+  absl::StrAppend(&out, "heartbeat_ms = ", rp.heartbeat_ms, "\n");
+  absl::StrAppend(&out, "max_followers = ", rp.max_followers, "\n");
+  absl::StrAppend(&out, "leader = ", TomlString(rp.leader), "\n");
+  absl::StrAppend(&out, "ca_file = ", TomlString(rp.ca_file), "\n");
+  absl::StrAppend(&out, "max_staleness_ms = ", rp.max_staleness_ms, "\n");
+  absl::StrAppend(&out, "fail_mode = ", TomlString(rp.fail_mode), "\n");
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "issuance/form.h"
 #include "openssl/base64.h"
 #include "openssl/crypto.h"
@@ -12,28 +13,13 @@
 #include "openssl/rand.h"
 #include "openssl/sha.h"
 #include "ringward/base/base64url.h"
+#include "ringward/base/strings.h"
 
 namespace ringward::issuance {
 namespace {
 
 bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') {
-      x = static_cast<char>(x - 'A' + 'a');
-    }
-    if (y >= 'A' && y <= 'Z') {
-      y = static_cast<char>(y - 'A' + 'a');
-    }
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
+  return absl::EqualsIgnoreCase(ToAbsl(a), ToAbsl(b));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "issuance/access_token.h"
@@ -65,24 +66,11 @@ HttpAnswer InvalidClient(bool basic, std::string_view description) {
 }
 
 bool IsFormRequest(std::string_view content_type) {
-  const size_t semi = content_type.find(';');
-  std::string_view media = content_type.substr(0, semi);
-  while (!media.empty() && media.back() == ' ') {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) {
     media.remove_suffix(1);
   }
-  if (media.size() != kFormType.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < media.size(); ++i) {
-    char c = media[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != kFormType[i]) {
-      return false;
-    }
-  }
-  return true;
+  return absl::EqualsIgnoreCase(ToAbsl(media), ToAbsl(kFormType));
 }
 
 std::vector<std::string> SplitScope(std::string_view scope) {
@@ -227,10 +215,11 @@ HttpAnswer Unavailable(const absl::Status& status) {
 
 }  // namespace
 
-bool FastClientCredentials(const IssuanceView& view, std::string_view authorization,
-                           std::string_view body, int64_t now, HttpAnswer* out) {
-  if (view.signing_key == nullptr) {
-    return false;
+bool FastClientCredentials(const IssuanceView& view, std::string_view content_type,
+                           std::string_view authorization, std::string_view body, int64_t now,
+                           HttpAnswer* out) {
+  if (view.signing_key == nullptr || !IsFormRequest(content_type)) {
+    return false;  // the service gives the precise error
   }
   absl::StatusOr<Form> form = Form::Parse(body);
   if (!form.ok() || form->Get("grant_type") != kClientCredentials) {
@@ -293,6 +282,7 @@ ServiceOptions ServiceOptionsFrom(const config::Config& config) {
   o.leeway_s = config.tokens.leeway_s;
   o.keys_dir = config.data_dir + "/keys";
   o.workers = std::max(2, config.issuance.password_workers) + 2;
+  o.read_only = !config.replication.leader.empty();
   return o;
 }
 
@@ -399,6 +389,16 @@ absl::Status IssuanceService::Replay(revocation::WriteAheadLog& wal) {
 }
 
 absl::Status IssuanceService::Start() {
+  if (options_.read_only) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      PublishView();
+    }
+    for (int i = 0; i < options_.workers; ++i) {
+      threads_.emplace_back([this, i] { WorkerLoop(i); });
+    }
+    return absl::OkStatus();
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
     std::string wait_reason;
@@ -1178,12 +1178,98 @@ void IssuanceService::PublishView() {
 
 std::string IssuanceService::PublishedJwks() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return ::ringward::issuance::PublishedJwks(store_.Keys());
+  for (const KeyEntry* k : store_.Keys()) {
+    if (k->state != KeyState::kRemoved) {
+      return ::ringward::issuance::PublishedJwks(store_.Keys());
+    }
+  }
+  return "";  // nothing published yet (a follower before its leader's keys arrive)
 }
 
 std::vector<Record> IssuanceService::LiveRecords(int64_t now) const {
   std::lock_guard<std::mutex> lock(mu_);
   return store_.LiveRecords(now);
+}
+
+absl::Status IssuanceService::ApplyReplicated(uint16_t type, std::string_view payload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t keys_before = store_.keys_version();
+  if (absl::Status s = store_.Apply(type, payload); !s.ok()) {
+    return s;
+  }
+  const bool keys_changed = store_.keys_version() != keys_before;
+  if (keys_changed || store_.clients_version() != published_clients_) {
+    PublishView();
+  }
+  if (keys_changed) {
+    host_->KeysChanged();
+  }
+  return absl::OkStatus();
+}
+
+void IssuanceService::ResetStore() {
+  std::lock_guard<std::mutex> lock(mu_);
+  store_ = IssuanceStore();
+  published_clients_ = ~uint64_t{0};
+  PublishView();
+  host_->KeysChanged();
+}
+
+absl::Status IssuanceService::BecomeLeader() {
+  std::unique_lock<std::mutex> lock(mu_);
+  options_.read_only = false;
+  bool have_active = false;
+  for (const KeyEntry* k : store_.Keys()) {
+    if (k->state == KeyState::kActive) {
+      absl::StatusOr<std::unique_ptr<token::Key>> key = files_.Load(k->kid);
+      if (key.ok()) {
+        private_keys_[k->kid] = std::shared_ptr<const token::Key>(*std::move(key));
+        have_active = true;
+      }
+    }
+  }
+  if (!have_active && !store_.Keys().empty()) {
+    // The old leader's private key is not here: a new key signs from now on. Tokens it signs
+    // verify wherever the JWKS is refetched; that is the caveat of promoting without the keys.
+    const token::Algorithm alg = *token::ParseAlgorithm(options_.config.signing_alg);
+    absl::StatusOr<std::unique_ptr<token::Key>> key = files_.Create(alg);
+    if (!key.ok()) {
+      return key.status();
+    }
+    const int64_t now = UnixNow();
+    std::vector<Record> records;
+    for (const KeyEntry* k : store_.Keys()) {
+      if (k->state == KeyState::kActive) {
+        KeyEntry e = *k;
+        e.state = KeyState::kRetired;
+        e.retired_at = now;
+        records.push_back(KeyPutRecord(e));
+      }
+    }
+    KeyEntry e;
+    e.kid = (*key)->kid();
+    e.alg = std::string(token::AlgorithmName(alg));
+    e.state = KeyState::kActive;
+    e.created_at = now;
+    e.activated_at = now;
+    e.public_jwk = (*key)->ToJwk(/*include_private=*/false);
+    records.push_back(KeyPutRecord(e));
+    if (absl::Status s = Write(lock, std::move(records)); !s.ok()) {
+      return s;
+    }
+    lock.lock();
+  }
+  std::string reason;
+  if (absl::Status s = EnsureKeys(lock, UnixNow(), /*forced=*/false, &reason); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = LoadSigningKeys(); !s.ok()) {
+    return s;
+  }
+  PublishView();
+  lock.unlock();
+  host_->KeysChanged();
+  return absl::OkStatus();
 }
 
 void IssuanceService::Maintain(int64_t now) {
@@ -1202,6 +1288,9 @@ void IssuanceService::Maintain(int64_t now) {
       ip_failures_.erase(it);
     }
     it = next;
+  }
+  if (options_.read_only) {
+    return;  // the leader rotates; its records arrive here
   }
   const RotationPlan plan = PlanRotation(store_.Keys(), now, Policy(), /*forced=*/false);
   lock.unlock();

@@ -97,8 +97,9 @@ struct IssuanceView {
 // FastClientCredentials answers a token request on the shard when it can: grant_type
 // client_credentials with client_secret_basic or client_secret_post. It returns false (and
 // leaves |*out| alone) when the service must answer it instead. Counts nothing; the caller does.
-bool FastClientCredentials(const IssuanceView& view, std::string_view authorization,
-                           std::string_view body, int64_t now, HttpAnswer* out);
+bool FastClientCredentials(const IssuanceView& view, std::string_view content_type,
+                           std::string_view authorization, std::string_view body, int64_t now,
+                           HttpAnswer* out);
 
 // ServiceHost is what the service needs from the control plane (implemented there).
 class ServiceHost {
@@ -125,6 +126,10 @@ struct ServiceOptions {
   int64_t leeway_s = 30;
   std::string keys_dir;  // <data_dir>/keys
   int workers = 4;
+  // A follower's service (replication): it signs nothing and writes nothing; its state comes
+  // from the leader's log through ApplyReplicated. Token and admin writes are refused before
+  // they reach it.
+  bool read_only = false;
 };
 
 // ServiceOptionsFrom resolves |config|'s [issuance] section (issuer and audiences defaulting to
@@ -153,6 +158,15 @@ class IssuanceService {
 
   // Maintain runs scheduled key rotation and expiry; call about once a second (control thread).
   void Maintain(int64_t now);
+
+  // ApplyReplicated applies one record received from the leader (already durable in this
+  // node's log); keys and clients are republished when they changed. ResetStore empties the
+  // state before a snapshot from the leader is applied. Control thread of a follower.
+  absl::Status ApplyReplicated(uint16_t type, std::string_view payload);
+  void ResetStore();
+  // BecomeLeader ends read-only mode after a promotion: the private keys must be in keys_dir
+  // (copied from the old leader); when the active key's is missing, a new key is made active.
+  absl::Status BecomeLeader();
 
   const concurrent::VersionedSnapshot<IssuanceView>& view() const { return *view_; }
   // PublishedJwks is {"keys":[...]}: the next, active and retired public keys.

@@ -1,5 +1,5 @@
-// WriteAheadLog: recovery, group commit, readers and compaction. The format is in
-// wal_format.md; the tests that define its failure behaviour are tests/revocation/wal_test.cc.
+// WriteAheadLog: recovery, group commit, readers, compaction and snapshot installs. The format is
+// in wal_format.md; the tests that define its failure behaviour are tests/revocation/wal_test.cc.
 #include "ringward/revocation/wal.h"
 
 #include <algorithm>
@@ -33,6 +33,32 @@ absl::Status CheckRecord(uint16_t type, size_t payload_size) {
   return absl::OkStatus();
 }
 
+// An install's snapshot keeps another prefix until the old files are gone, so that nothing
+// that looks for snapshots (Open's usual rules, older ringwards, the tools) takes it for a
+// compaction's snapshot, which would keep the segments after it.
+constexpr std::string_view kSnapshotPrefix = "snapshot-";
+constexpr std::string_view kInstallPrefix = "install-";
+
+std::string InstallFileName(uint64_t lsn) {
+  return absl::StrCat(ToAbsl(kInstallPrefix),
+                      wal_format::SnapshotFileName(lsn).substr(kSnapshotPrefix.size()));
+}
+
+bool ParseInstallFileName(std::string_view name, uint64_t* lsn) {
+  if (!name.starts_with(kInstallPrefix)) {
+    return false;
+  }
+  std::string as_snapshot(kSnapshotPrefix);
+  as_snapshot.append(name.substr(kInstallPrefix.size()));
+  return wal_format::ParseSnapshotFileName(as_snapshot, lsn);
+}
+
+absl::Status RefusedByInstall() {
+  return absl::FailedPreconditionError(
+      "wal: an installed snapshot replaced the log while this record was queued; it was not "
+      "written");
+}
+
 }  // namespace
 
 std::string WalRecoveryReport::ToString() const {
@@ -46,6 +72,10 @@ std::string WalRecoveryReport::ToString() const {
   if (snapshot_lsn != 0) {
     absl::StrAppend(&out, "; snapshot covers LSN ", snapshot_lsn, " (", snapshot_records,
                     " records)");
+  }
+  if (install_finished_lsn != 0) {
+    absl::StrAppend(&out, "; finished an interrupted install of the snapshot covering LSN ",
+                    install_finished_lsn);
   }
   if (truncated) {
     absl::StrAppend(&out, "; cut a torn tail of ", bytes_truncated, " bytes from ",
@@ -114,6 +144,7 @@ absl::Status WriteAheadLog::Recover() {
   }
   std::vector<uint64_t> segment_lsns;
   std::vector<uint64_t> snapshot_lsns;
+  std::vector<uint64_t> install_lsns;
   std::vector<std::string> removals;
   for (const std::string& name : *names) {
     uint64_t lsn = 0;
@@ -122,9 +153,42 @@ absl::Status WriteAheadLog::Recover() {
       segment_lsns.push_back(lsn);
     } else if (wal_format::ParseSnapshotFileName(view, &lsn)) {
       snapshot_lsns.push_back(lsn);
-    } else if (view.starts_with("snapshot-") && view.ends_with(wal_format::kTempSuffix)) {
-      removals.push_back(name);  // a compaction that did not finish
+    } else if (ParseInstallFileName(view, &lsn)) {
+      install_lsns.push_back(lsn);
+    } else if ((view.starts_with(kSnapshotPrefix) || view.starts_with(kInstallPrefix)) &&
+               view.ends_with(wal_format::kTempSuffix)) {
+      removals.push_back(name);  // a compaction or an install that did not commit
     }
+  }
+
+  // A committed install (its snapshot was renamed to install-<LSN>.snap and the directory
+  // synced) replaces everything else, however far it had got: finish it before looking at
+  // the rest, which then is that one snapshot.
+  if (install_lsns.size() > 1) {
+    return absl::DataLossError(absl::StrCat(
+        "wal: ", dir_, " holds ", install_lsns.size(),
+        " committed snapshot installs (install-*.snap), which ringward never leaves: keep the "
+        "right one or restore the log directory from the leader"));
+  }
+  if (install_lsns.size() == 1) {
+    const uint64_t lsn = install_lsns.front();
+    absl::StatusOr<wal_format::SnapshotScan> scan =
+        wal_format::ScanSnapshot(files_, PathOf(InstallFileName(lsn)), nullptr);
+    if (!scan.ok()) {
+      return scan.status();
+    }
+    if (scan->lsn != lsn) {
+      return absl::DataLossError(absl::StrCat("wal: corrupt snapshot ",
+                                              PathOf(InstallFileName(lsn)),
+                                              ": the header says it covers LSN ", scan->lsn));
+    }
+    status = FinishInstall(lsn, &report_.removed_files);
+    if (!status.ok()) {
+      return status;
+    }
+    report_.install_finished_lsn = lsn;
+    segment_lsns.clear();
+    snapshot_lsns.assign(1, lsn);
   }
   std::sort(segment_lsns.begin(), segment_lsns.end());
   std::sort(snapshot_lsns.begin(), snapshot_lsns.end());
@@ -273,6 +337,9 @@ void WriteAheadLog::Append(uint16_t type, std::string payload, WalAppendCallback
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Pending{type, std::move(payload), std::move(done)});
+    if (installing_) {
+      queue_.back().error = RefusedByInstall();
+    }
   }
   work_cv_.notify_one();
 }
@@ -300,20 +367,30 @@ void WriteAheadLog::SyncLoop() {
     absl::Status failure;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (sync_busy_) {
+        sync_busy_ = false;  // the previous batch is written and answered
+        if (installing_) {
+          idle_cv_.notify_all();
+        }
+      }
+      // An install owns current_, next_lsn_ and the files until it is over.
+      work_cv_.wait(lock, [this] { return !installing_ && (stopping_ || !queue_.empty()); });
       if (queue_.empty()) {
         return;  // stopping, and everything queued before has been answered
       }
       // Group commit: everything queued while the previous batch was being synced goes into
       // this one write and one fdatasync.
       batch.swap(queue_);
+      sync_busy_ = true;
       failure = failure_;
     }
     if (failure.ok()) {
       WriteBatch(batch);
     } else {
       for (Pending& p : batch) {
-        p.error = failure;
+        if (p.error.ok()) {
+          p.error = failure;
+        }
       }
     }
     for (Pending& p : batch) {
@@ -343,7 +420,9 @@ void WriteAheadLog::WriteBatch(std::vector<Pending>& batch) {
   };
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
-    p.error = CheckRecord(p.type, p.payload.size());
+    if (p.error.ok()) {  // else refused when queued (an install)
+      p.error = CheckRecord(p.type, p.payload.size());
+    }
     if (!p.error.ok()) {
       continue;
     }
@@ -417,6 +496,19 @@ void WriteAheadLog::Publish(uint64_t records, uint64_t bytes, int64_t sync_micro
 
 absl::Status WriteAheadLog::StartSegment() {
   const uint64_t first = next_lsn_;
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = CreateSegmentFile(first);
+  if (!file.ok()) {
+    return file.status();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_.push_back(Segment{first, kFileHeaderSize});
+  }
+  current_ = std::move(*file);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WritableFile>> WriteAheadLog::CreateSegmentFile(uint64_t first) {
   const std::string path = PathOf(wal_format::SegmentFileName(first));
   absl::StatusOr<std::unique_ptr<WritableFile>> file =
       files_->OpenWritable(path, WriteMode::kCreateExclusive);
@@ -435,12 +527,7 @@ absl::Status WriteAheadLog::StartSegment() {
   if (!status.ok()) {
     return status;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    segments_.push_back(Segment{first, kFileHeaderSize});
-  }
-  current_ = std::move(*file);
-  return absl::OkStatus();
+  return std::move(*file);
 }
 
 absl::Status WriteAheadLog::Fail(const absl::Status& cause) {
@@ -507,10 +594,16 @@ WalStatus WriteAheadLog::GetStatus() const {
 absl::StatusOr<std::unique_ptr<WalReader>> WriteAheadLog::NewReader(uint64_t from_lsn) {
   uint64_t oldest;
   uint64_t snapshot;
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (installing_) {
+      return absl::UnavailableError(
+          absl::StrCat("wal: ", dir_, " is being replaced by an installed snapshot"));
+    }
     oldest = segments_.front().first_lsn;
     snapshot = snapshot_lsn_;
+    generation = generation_.load(std::memory_order_relaxed);
   }
   const uint64_t durable = durable_lsn();
   if (from_lsn < oldest) {
@@ -522,7 +615,9 @@ absl::StatusOr<std::unique_ptr<WalReader>> WriteAheadLog::NewReader(uint64_t fro
     return absl::OutOfRangeError(absl::StrCat(
         "wal: LSN ", from_lsn, " is beyond the end of the log (durable LSN ", durable, ")"));
   }
-  return std::unique_ptr<WalReader>(new WalReader(this, from_lsn));
+  std::unique_ptr<WalReader> reader(new WalReader(this, from_lsn));
+  reader->generation_ = generation;
+  return reader;
 }
 
 absl::Status WriteAheadLog::FindSegment(uint64_t lsn, uint64_t* first_lsn) const {
@@ -616,7 +711,18 @@ absl::StatusOr<bool> WalReader::Next(WalRecord* record) {
     return bytes;
   };
 
+  auto replaced = [this] {
+    return log_->generation_.load(std::memory_order_acquire) != generation_;
+  };
+  auto replaced_error = [this] {
+    return absl::OutOfRangeError(absl::StrCat(
+        "wal: ", log_->dir_,
+        " was replaced by an installed snapshot while it was being read: read the snapshot"));
+  };
   for (;;) {
+    if (replaced()) {
+      return replaced_error();
+    }
     if (next_lsn_ > durable_) {
       durable_ = log_->durable_lsn();
       if (next_lsn_ > durable_) {
@@ -646,6 +752,9 @@ absl::StatusOr<bool> WalReader::Next(WalRecord* record) {
         return status;
       }
       if (first != file_lsn_) {
+        if (replaced()) {
+          return replaced_error();
+        }
         return absl::DataLossError(absl::StrCat("wal: ", path_, " ends before LSN ", file_lsn_,
                                                 " and no segment starts there. ",
                                                 wal_format::RepairHint(log_->dir_)));
@@ -800,11 +909,19 @@ absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> WriteAheadLog::BeginSnapshot(
     return absl::InvalidArgumentError(absl::StrCat("wal: cannot snapshot up to LSN ", covered_lsn,
                                                    ": the current snapshot covers ", current));
   }
+  return NewSnapshotWriter(covered_lsn, /*install=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> WriteAheadLog::NewSnapshotWriter(
+    uint64_t covered_lsn, bool install) {
   std::unique_ptr<WalSnapshotWriter> writer(new WalSnapshotWriter());
   writer->files_ = files_;
   writer->covered_lsn_ = covered_lsn;
-  writer->temp_path_ = absl::StrCat(PathOf(wal_format::SnapshotFileName(covered_lsn)),
-                                    ToAbsl(wal_format::kTempSuffix));
+  writer->install_ = install;
+  writer->generation_ = generation_.load(std::memory_order_acquire);
+  writer->temp_path_ = absl::StrCat(
+      PathOf(install ? InstallFileName(covered_lsn) : wal_format::SnapshotFileName(covered_lsn)),
+      ToAbsl(wal_format::kTempSuffix));
   absl::StatusOr<std::unique_ptr<WritableFile>> file =
       files_->OpenWritable(writer->temp_path_, WriteMode::kTruncate);
   if (!file.ok()) {
@@ -817,8 +934,18 @@ absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> WriteAheadLog::BeginSnapshot(
 }
 
 absl::Status WriteAheadLog::CommitSnapshot(std::unique_ptr<WalSnapshotWriter> writer) {
+  if (writer == nullptr || writer->install_) {
+    return absl::InvalidArgumentError(
+        "wal: CommitSnapshot takes a writer from BeginSnapshot (use CommitInstall for installs)");
+  }
   std::lock_guard<std::mutex> compact(compact_mu_);
   const uint64_t covered = writer->covered_lsn_;
+  // Installs commit under compact_mu_ too, so this check cannot race with one.
+  if (writer->generation_ != generation_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError(
+        "wal: an installed snapshot replaced the log since this snapshot was begun; the state it "
+        "describes is gone");
+  }
   if (covered < snapshot_lsn()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "wal: a newer snapshot was committed meanwhile (it covers ", snapshot_lsn(), ")"));
@@ -881,6 +1008,155 @@ absl::Status WriteAheadLog::Compact(uint64_t covered_lsn,
     }
   }
   return CommitSnapshot(std::move(*writer));
+}
+
+// ---- Installing a snapshot (followers) ----
+//
+// The order on disk, and what Open makes of a crash after each step (wal_format.md):
+//   1. write install-<C>.snap.tmp, fdatasync          crash: Open removes the temp: old log
+//   2. rename it to install-<C>.snap, fsync the dir   the commit point; from here Open
+//   3. remove every segment and snapshot, fsync dir     finishes the install (steps 3-4) and
+//   4. rename to snapshot-<C>.snap, fsync the dir       starts wal-<C+1>.log: new log
+//   5. create wal-<C+1>.log (header, fdatasync, fsync)  crash before: a snapshot and no segment,
+//                                                       which Open starts at C+1: new log
+// A snapshot-<C>.snap never sits beside segments of the old history, and the marker
+// install-<C>.snap exists exactly while old files may remain.
+
+absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> WriteAheadLog::BeginInstall(
+    uint64_t covered_lsn) {
+  if (covered_lsn == 0 || covered_lsn == UINT64_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("wal: cannot install a snapshot covering LSN ", covered_lsn));
+  }
+  absl::Status failed = failure();
+  if (!failed.ok()) {
+    return failed;
+  }
+  return NewSnapshotWriter(covered_lsn, /*install=*/true);
+}
+
+absl::Status WriteAheadLog::CommitInstall(std::unique_ptr<WalSnapshotWriter> writer) {
+  if (writer == nullptr || !writer->install_) {
+    return absl::InvalidArgumentError(
+        "wal: CommitInstall takes a writer from BeginInstall (use CommitSnapshot for "
+        "compactions)");
+  }
+  std::lock_guard<std::mutex> compact(compact_mu_);
+  // The snapshot's bytes are made durable before appends are held off, so they wait only for
+  // the renames and removals. A failure here leaves the old log untouched (the writer removes
+  // its temporary file).
+  absl::Status status = writer->Finish();
+  if (!status.ok()) {
+    return status;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!failure_.ok()) {
+      return failure_;
+    }
+    installing_ = true;
+    idle_cv_.wait(lock, [this] { return !sync_busy_; });
+    // Queued records were made against the history being replaced: refuse them rather than
+    // give them LSNs after a snapshot that may not contain what they depend on.
+    for (Pending& p : queue_) {
+      if (p.error.ok()) {
+        p.error = RefusedByInstall();
+      }
+    }
+    status = failure_;  // the batch that was being written may have failed the log
+  }
+  if (status.ok()) {
+    status = SwitchToInstalled(*writer);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    installing_ = false;
+  }
+  work_cv_.notify_one();
+  durable_cv_.notify_all();
+  return status;
+}
+
+absl::Status WriteAheadLog::SwitchToInstalled(WalSnapshotWriter& writer) {
+  const uint64_t covered = writer.covered_lsn_;
+  // rename(2) is atomic: if it fails, nothing changed and the log goes on as it was.
+  absl::Status status = files_->Rename(writer.temp_path_, PathOf(InstallFileName(covered)));
+  if (!status.ok()) {
+    return status;
+  }
+  writer.committed_ = true;
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // readers of the old history stop
+  // From here on, whether the install happened depends on whether the rename reached the
+  // disk, which a failed fsync leaves unknown; so any failure stops the log for good (no
+  // record may be acknowledged into segments that the next Open may remove), and the next
+  // Open decides from what is on disk: old log or new, never both.
+  status = files_->SyncDir(dir_);
+  std::vector<std::string> removed;
+  if (status.ok()) {
+    status = FinishInstall(covered, &removed);
+  }
+  absl::StatusOr<std::unique_ptr<WritableFile>> segment =
+      status.ok() ? CreateSegmentFile(covered + 1)
+                  : absl::StatusOr<std::unique_ptr<WritableFile>>(status);
+  if (!segment.ok()) {
+    return Fail(segment.status());
+  }
+  // The sync thread is held off (installing_), so its state is ours to replace.
+  current_ = std::move(*segment);
+  next_lsn_ = covered + 1;
+  batch_buf_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_.assign(1, Segment{covered + 1, kFileHeaderSize});
+    snapshot_lsn_ = covered;
+    last_lsn_ = covered;
+    durable_lsn_.store(covered, std::memory_order_release);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteAheadLog::FinishInstall(uint64_t lsn, std::vector<std::string>* removed) {
+  absl::StatusOr<std::vector<std::string>> names = files_->ListDir(dir_);
+  if (!names.ok()) {
+    return names.status();
+  }
+  for (const std::string& name : *names) {
+    uint64_t ignored = 0;
+    if (wal_format::ParseSegmentFileName(name, &ignored) ||
+        wal_format::ParseSnapshotFileName(name, &ignored)) {
+      absl::Status status = files_->Remove(PathOf(name));
+      if (!status.ok() && !absl::IsNotFound(status)) {
+        return status;
+      }
+      removed->push_back(name);
+    }
+  }
+  // The removals must be durable before the marker goes: after the rename nothing says that
+  // a leftover segment belongs to the replaced history.
+  absl::Status status = files_->SyncDir(dir_);
+  if (status.ok()) {
+    status =
+        files_->Rename(PathOf(InstallFileName(lsn)), PathOf(wal_format::SnapshotFileName(lsn)));
+  }
+  if (status.ok()) {
+    status = files_->SyncDir(dir_);
+  }
+  return status;
+}
+
+absl::Status WriteAheadLog::InstallSnapshot(uint64_t covered_lsn,
+                                            absl::Span<const WalRecord> records) {
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> writer = BeginInstall(covered_lsn);
+  if (!writer.ok()) {
+    return writer.status();
+  }
+  for (const WalRecord& record : records) {
+    absl::Status status = (*writer)->Add(record.type, record.payload);
+    if (!status.ok()) {
+      return status;
+    }
+  }
+  return CommitInstall(std::move(*writer));
 }
 
 WalSnapshotWriter::~WalSnapshotWriter() {

@@ -119,6 +119,12 @@ Route RouteOf(std::string_view path) {
   if (UnderPath(path, "/admin/keys")) {
     return Route::kAdminKeys;
   }
+  if (path == "/admin/replication") {
+    return Route::kAdminReplication;
+  }
+  if (path == "/admin/promote") {
+    return Route::kAdminPromote;
+  }
   if (path == "/metrics") {
     return Route::kMetrics;
   }
@@ -394,7 +400,33 @@ AdminHandlers::Result AdminHandlers::Handle(const http::Request& req, const Hand
              ctx.connection);
     return Result{Outcome{route, 405}, false};
   };
+  // A follower takes no writes: its log is the leader's. Reads (GET, HEAD) are served.
+  if (control_->is_follower() && !IsGetOrHead(req.method) &&
+      (route == Route::kAdminRevoke || route == Route::kAdminClients ||
+       route == Route::kAdminUsers || route == Route::kAdminKeys)) {
+    return Json(route, 503,
+                ErrorJson(absl::StrCat("this node is a follower of ", control_->follower_of(),
+                                       "; send writes to the leader")),
+                head, ctx, w);
+  }
   switch (route) {
+    case Route::kAdminReplication:
+      if (!IsGetOrHead(req.method)) {
+        return not_allowed("GET, HEAD");
+      }
+      return Json(route, 200, control_->ReplicationStatusJson(), head, ctx, w);
+    case Route::kAdminPromote:
+      if (req.method != http::Method::kPost) {
+        return not_allowed("POST");
+      }
+      if (!control_->is_follower()) {
+        return Json(route, 409, ErrorJson("this node is already a leader"), head, ctx, w);
+      }
+      control_->RequestPromote();
+      return Json(route, 202,
+                  "{\"status\":\"promoting\",\"detail\":\"the replication stream stops and "
+                  "this node takes writes; GET /admin/replication shows the role\"}\n",
+                  head, ctx, w);
     case Route::kAdminRevoke:
       if (req.method != http::Method::kPost) {
         return not_allowed("POST");
@@ -583,9 +615,19 @@ AdminHandlers::Result AdminHandlers::HandlePublic(const RouteMatch& match,
     w.Finish(kJson, doc, head, ctx.connection);
     return Result{Outcome{route, 200}, false};
   }
+  if ((route == Route::kOAuthToken || route == Route::kOAuthRevoke) && control_->is_follower()) {
+    body_ = "{\"error\":\"temporarily_unavailable\",\"error_description\":";
+    json::AppendJsonString(&body_, absl::StrCat("this node is a follower of ",
+                                                control_->follower_of(),
+                                                "; send token and revocation requests to the "
+                                                "leader"));
+    body_.append("}\n");
+    return Json(route, 503, body_, head, ctx, w, "Retry-After: 1\r\nCache-Control: no-store\r\n");
+  }
   if (route == Route::kOAuthToken) {
     issuance::HttpAnswer answer;
-    if (issuance::FastClientCredentials(*view_, req.authorization, req.body, ctx.now, &answer)) {
+    if (issuance::FastClientCredentials(*view_, req.content_type, req.authorization, req.body,
+                                        ctx.now, &answer)) {
       w.Start(answer.status);
       w.Raw(answer.headers);
       w.Finish(answer.content_type, answer.body, head, ctx.connection);

@@ -206,12 +206,15 @@ absl::StatusOr<ControlPlaneOptions> ControlPlaneOptionsFrom(const config::Config
   if (config.issuance.enabled) {
     o.issuance = std::make_unique<issuance::ServiceOptions>(issuance::ServiceOptionsFrom(config));
   }
+  o.follower_of = config.replication.leader;
   return o;
 }
 
 // --- ControlPlane ---
 
 ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(options)) {
+  follower_of_ = options_.follower_of;
+  is_follower_.store(!follower_of_.empty(), std::memory_order_release);
   options_.shards = std::max(1, options_.shards);
   options_.channel_capacity = std::max<size_t>(1, options_.channel_capacity);
 }
@@ -410,6 +413,9 @@ void ControlPlane::Intake() {
         case ControlOp::kIssuance:
           SubmitIssuance(std::move(request));
           break;
+        case ControlOp::kReplicate:
+        case ControlOp::kInstallSnapshot:
+          break;  // internal only (ReplicaSink), never from a shard
       }
     }
   }
@@ -501,6 +507,26 @@ void ControlPlane::KeysChanged() {
 }
 
 void ControlPlane::Append(std::unique_ptr<ControlRequest> request) {
+  if (request->op == ControlOp::kInstallSnapshot) {
+    InstallFromLeader(std::move(request));
+    return;
+  }
+  if (request->op == ControlOp::kReplicate && wal_->healthy()) {
+    std::vector<revocation::WalRecord>& records = request->replicated;
+    for (size_t i = 0; i + 1 < records.size(); ++i) {
+      wal_->Append(records[i].type, records[i].payload, nullptr);
+    }
+    const revocation::WalRecord& last = records.back();
+    const uint16_t type = last.type;
+    std::string payload = last.payload;
+    wal_->Append(type, std::move(payload),
+                 [this, r = std::move(request)](absl::StatusOr<uint64_t> lsn) mutable {
+                   (void)completions_->TryPush(Completion{std::move(r), std::move(lsn)});
+                   doorbell_->Ring();
+                 });
+    ++appended_;
+    return;
+  }
   if (!wal_->healthy()) {
     metrics_.requests_refused.Inc();
     Respond(*request, 503,
@@ -548,6 +574,24 @@ void ControlPlane::Complete() {
                   "have been recorded (",
                   c.lsn.status().message(),
                   "); the log refuses writes until ringward restarts: retry then")));
+      continue;
+    }
+    if (request.op == ControlOp::kReplicate) {
+      // The follower's log must hold the leader's LSNs: the last record's must match.
+      const uint64_t expected = request.replicated.back().lsn;
+      if (*c.lsn != expected) {
+        LogEvent(LogPriority::kError, "replication_diverged",
+                 {{"leader_lsn", expected}, {"local_lsn", *c.lsn},
+                  {"action", "replication stopped; rebuild this follower's data_dir"}});
+        Respond(request, 409,
+                absl::StrCat("diverged: the leader's record ", expected,
+                             " landed at LSN ", *c.lsn, " in this follower's log"));
+        continue;
+      }
+      ApplyReplicated(request.replicated);
+      applied_lsn_ = *c.lsn;
+      request.lsn = *c.lsn;
+      acked_.push_back(std::move(c.request));
       continue;
     }
     bool applied = true;
@@ -619,7 +663,9 @@ void ControlPlane::Complete() {
 
 void ControlPlane::Respond(ControlRequest& request, int status, std::string body) {
   if (request.internal_done) {
-    request.internal_done(status == 200 ? absl::OkStatus() : absl::UnavailableError(body));
+    request.internal_done(status == 200   ? absl::OkStatus()
+                          : status == 409 ? absl::FailedPreconditionError(body)
+                                          : absl::UnavailableError(body));
     return;
   }
   auto response = std::make_unique<ControlResponse>();
@@ -631,6 +677,137 @@ void ControlPlane::Respond(ControlRequest& request, int status, std::string body
   response->status = status;
   response->body = std::move(body);
   Deliver(request.shard, std::move(response));
+}
+
+void ControlPlane::ApplyReplicated(const std::vector<revocation::WalRecord>& records) {
+  for (const revocation::WalRecord& record : records) {
+    if (revocation::IsRevocationRecordType(record.type)) {
+      absl::StatusOr<revocation::Revocation> r =
+          revocation::DecodeRevocation(record.type, record.payload);
+      absl::Status s = r.ok() ? revocation::ApplyRevocation(*r, set_.get()) : r.status();
+      if (!s.ok()) {
+        apply_failed_ = true;
+        metrics_.apply_failures.Inc();
+        LogEvent(LogPriority::kError, "replication_apply_failed",
+                 {{"lsn", record.lsn}, {"error", ToStd(s.message())}});
+        continue;
+      }
+      metrics_.revocations[static_cast<int>(r->kind)].Inc();
+    } else if (issuance::IsIssuanceRecordType(record.type) && issuance_ != nullptr) {
+      if (absl::Status s = issuance_->ApplyReplicated(record.type, record.payload); !s.ok()) {
+        LogEvent(LogPriority::kError, "replication_apply_failed",
+                 {{"lsn", record.lsn}, {"error", ToStd(s.message())}});
+      }
+    }
+  }
+}
+
+void ControlPlane::InstallFromLeader(std::unique_ptr<ControlRequest> request) {
+  // Blocking file I/O on the control thread: a snapshot install is rare (a follower joining
+  // after compaction, or one that was away longer than the leader keeps segments).
+  const absl::Status installed = wal_->InstallSnapshot(request->snapshot_lsn, request->replicated);
+  if (!installed.ok()) {
+    Respond(*request, 503, std::string(installed.message()));
+    return;
+  }
+  // Revocations the snapshot no longer holds have expired on the leader: keeping them here
+  // rejects nothing valid. Issuance state is replaced whole (deleted clients, removed keys).
+  if (issuance_ != nullptr) {
+    issuance_->ResetStore();
+  }
+  ApplyReplicated(request->replicated);
+  applied_lsn_ = request->snapshot_lsn;
+  applied_lsn_published_.Store(applied_lsn_);
+  const uint64_t ticket = set_->Publish();
+  while (!set_->WaitVisible(ticket, std::chrono::seconds(1)) && !stopping_.Load()) {
+  }
+  LogEvent(LogPriority::kInfo, "replication_snapshot_installed",
+           {{"covered_lsn", request->snapshot_lsn}, {"records", request->replicated.size()}});
+  Respond(*request, 200, "{}");
+}
+
+absl::Status ControlPlane::Apply(std::vector<revocation::WalRecord> records) {
+  if (records.empty()) {
+    return absl::OkStatus();
+  }
+  auto request = std::make_unique<ControlRequest>();
+  request->shard = -1;
+  request->op = ControlOp::kReplicate;
+  request->route = Route::kAdminRevoke;
+  request->replicated = std::move(records);
+  request->received = std::chrono::steady_clock::now();
+  return SubmitInternalAndWait(std::move(request));
+}
+
+absl::Status ControlPlane::InstallSnapshot(uint64_t covered_lsn,
+                                           std::vector<revocation::WalRecord> records) {
+  auto request = std::make_unique<ControlRequest>();
+  request->shard = -1;
+  request->op = ControlOp::kInstallSnapshot;
+  request->route = Route::kAdminRevoke;
+  request->replicated = std::move(records);
+  request->snapshot_lsn = covered_lsn;
+  request->received = std::chrono::steady_clock::now();
+  return SubmitInternalAndWait(std::move(request));
+}
+
+absl::Status ControlPlane::SubmitInternalAndWait(std::unique_ptr<ControlRequest> request) {
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    absl::Status status;
+  };
+  auto waiter = std::make_shared<Waiter>();
+  request->internal_done = [waiter](absl::Status s) {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    waiter->status = std::move(s);
+    waiter->done = true;
+    waiter->cv.notify_all();
+  };
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    internal_.push_back(std::move(request));
+  }
+  doorbell_->Ring();
+  std::unique_lock<std::mutex> lock(waiter->mu);
+  waiter->cv.wait(lock, [&] { return waiter->done; });
+  return waiter->status;
+}
+
+std::string ControlPlane::ReplicationStatusJson() const {
+  const bool follower = is_follower();
+  std::string out = absl::StrCat("{\"role\":\"", follower ? "follower" : "leader",
+                                 "\",\"durable_lsn\":", wal_->durable_lsn(),
+                                 ",\"applied_lsn\":", applied_lsn_published_.Load());
+  if (replica_ != nullptr) {
+    absl::StrAppend(&out, ",\"stream\":", replica_->StatusJson());
+  }
+  if (leader_ != nullptr) {
+    absl::StrAppend(&out, ",\"serving\":", leader_->StatusJson());
+  }
+  out.append("}\n");
+  return out;
+}
+
+absl::Status ControlPlane::Promote() {
+  {
+    std::lock_guard<std::mutex> lock(role_mu_);
+    if (follower_of_.empty()) {
+      return absl::FailedPreconditionError("this node is already a leader");
+    }
+  }
+  if (issuance_ != nullptr) {
+    if (absl::Status s = issuance_->BecomeLeader(); !s.ok()) {
+      return s;
+    }
+  }
+  std::lock_guard<std::mutex> lock(role_mu_);
+  LogEvent(LogPriority::kWarning, "promoted",
+           {{"former_leader", follower_of_}, {"lsn", wal_->durable_lsn()}});
+  follower_of_.clear();
+  is_follower_.store(false, std::memory_order_release);
+  return absl::OkStatus();
 }
 
 void ControlPlane::Deliver(int shard, std::unique_ptr<ControlResponse> response) {
@@ -882,6 +1059,17 @@ void ControlPlane::RenderMetrics(std::string* out) const {
   One(out, "wal_queued", "gauge", "Appends waiting for the sync thread.", m.wal_queued.Value());
   if (issuance_ != nullptr) {
     issuance_->RenderMetrics(out);
+  }
+  absl::StrAppend(out,
+                  "# HELP ringward_replication_role This node's role in replication (1 for the "
+                  "role it has).\n# TYPE ringward_replication_role gauge\n"
+                  "ringward_replication_role{role=\"",
+                  is_follower() ? "follower" : "leader", "\"} 1\n");
+  if (replica_ != nullptr) {
+    replica_->RenderMetrics(out);
+  }
+  if (leader_ != nullptr) {
+    leader_->RenderMetrics(out);
   }
 }
 

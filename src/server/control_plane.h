@@ -42,6 +42,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,8 @@
 #include "concurrent/spsc_queue.h"
 #include "concurrent/wake.h"
 #include "issuance/service.h"
+#include "replication/follower.h"
+#include "replication/leader.h"
 #include "ringward/config/config.h"
 #include "ringward/net/uring/ring.h"
 #include "ringward/revocation/revocation_log.h"
@@ -74,6 +78,10 @@ enum class ControlOp : uint8_t {
   kRevoke,     // append, apply, publish, answer
   kWalStatus,  // GET /admin/wal
   kIssuance,   // handed to the issuance service's workers (|call|)
+  // A follower's replication thread (ReplicaSink): records from the leader to append with the
+  // leader's LSNs and apply once durable, or a snapshot to install.
+  kReplicate,
+  kInstallSnapshot,
 };
 
 struct ControlRequest {
@@ -88,6 +96,8 @@ struct ControlRequest {
   std::chrono::steady_clock::time_point received;
   uint64_t lsn = 0;  // set by the control plane once durable
   issuance::HttpCall call;  // kIssuance
+  std::vector<revocation::WalRecord> replicated;  // kReplicate, kInstallSnapshot
+  uint64_t snapshot_lsn = 0;                      // kInstallSnapshot
   // Set for revocations the issuance service asks for (POST /oauth2/revoke): called on the
   // control thread with the outcome instead of answering a shard.
   absl::AnyInvocable<void(absl::Status)> internal_done;
@@ -200,6 +210,8 @@ struct ControlPlaneOptions {
   // Null: admin requests are never authenticated (there is no admin listener).
   std::unique_ptr<AdminToken> admin_token;
   revocation::FileLayer* files = nullptr;  // tests: fault injection; null: the real files
+  // Set on a follower ([replication] leader): the leader's URL. Writes are refused, naming it.
+  std::string follower_of;
   // The issuance service ([issuance] enabled): its options; null: no issuance.
   std::unique_ptr<issuance::ServiceOptions> issuance;
   // Test hook: make the log's |fail_sync_at|-th fdatasync after start-up fail (0: never). Set
@@ -214,7 +226,7 @@ struct ControlPlaneOptions {
 absl::StatusOr<ControlPlaneOptions> ControlPlaneOptionsFrom(const config::Config& config,
                                                             int shards);
 
-class ControlPlane : public issuance::ServiceHost {
+class ControlPlane : public issuance::ServiceHost, public replication::ReplicaSink {
  public:
   // Open opens (creating it) and recovers the log, replays it into a new set and logs what it
   // found: a torn tail that was cut is a warning; damage anywhere else fails with the log's
@@ -273,6 +285,38 @@ class ControlPlane : public issuance::ServiceHost {
   std::shared_ptr<const token::Verifier> CurrentVerifier() override;
   void KeysChanged() override;
 
+  // replication::ReplicaSink (a follower's replication thread).
+  uint64_t DurableLsn() override { return wal_->durable_lsn(); }
+  absl::Status Apply(std::vector<revocation::WalRecord> records) override;
+  absl::Status InstallSnapshot(uint64_t covered_lsn,
+                               std::vector<revocation::WalRecord> records) override;
+
+  // follower_of is the leader's URL while this node follows one ("" on a leader). Any thread.
+  std::string follower_of() const {
+    std::lock_guard<std::mutex> lock(role_mu_);
+    return follower_of_;
+  }
+  bool is_follower() const { return is_follower_.load(std::memory_order_acquire); }
+  // Promote makes a follower a leader (after its replication client was stopped).
+  absl::Status Promote();
+  // SetReplication lends the server's replication endpoints (either may be null) for status,
+  // metrics and promotion; |request_promote| asks the server's main thread to promote (it stops
+  // the client, then calls Promote). Call before Start.
+  void SetReplication(const replication::ReplicationServer* leader,
+                      const replication::ReplicationClient* replica,
+                      std::function<void()> request_promote) {
+    leader_ = leader;
+    replica_ = replica;
+    request_promote_ = std::move(request_promote);
+  }
+  void RequestPromote() const {
+    if (request_promote_) {
+      request_promote_();
+    }
+  }
+  // ReplicationStatusJson is GET /admin/replication.
+  std::string ReplicationStatusJson() const;
+
   // For tests and tools.
   revocation::WriteAheadLog& wal() { return *wal_; }
   uint64_t applied_lsn() const { return applied_lsn_published_.Load(); }
@@ -327,6 +371,9 @@ class ControlPlane : public issuance::ServiceHost {
   void Append(std::unique_ptr<ControlRequest> request);
   void Complete();
   void Respond(ControlRequest& request, int status, std::string body);
+  void ApplyReplicated(const std::vector<revocation::WalRecord>& records);
+  void InstallFromLeader(std::unique_ptr<ControlRequest> request);
+  absl::Status SubmitInternalAndWait(std::unique_ptr<ControlRequest> request);
   void Deliver(int shard, std::unique_ptr<ControlResponse> response);
   void WakeShards(uring::Ring* ring);
   void Maintain(std::chrono::steady_clock::time_point now);
@@ -349,6 +396,12 @@ class ControlPlane : public issuance::ServiceHost {
   std::mutex inbox_mu_;
   std::vector<std::pair<int, std::unique_ptr<ControlResponse>>> answers_;
   std::vector<std::unique_ptr<ControlRequest>> internal_;
+  const replication::ReplicationServer* leader_ = nullptr;
+  const replication::ReplicationClient* replica_ = nullptr;
+  std::function<void()> request_promote_;
+  mutable std::mutex role_mu_;
+  std::string follower_of_;
+  std::atomic<bool> is_follower_{false};
   // Completions from the WAL's sync thread (its only producer).
   std::unique_ptr<concurrent::SpscQueue<Completion>> completions_;
   Metrics metrics_;

@@ -173,7 +173,9 @@ Outcome Handlers::Handle(const http::Request& req, const HandlerContext& ctx,
       return Simple(Route::kHealthz, 200, kTextPlain, "ok\n", head, ctx, w);
     case Route::kReadyz:
       if (ctx.ready) {
-        return Simple(Route::kReadyz, 200, kTextPlain, "ready\n", head, ctx, w);
+        return Simple(Route::kReadyz, 200, kTextPlain,
+                      ctx.stale_open ? "ready (replication stale: failing open)\n" : "ready\n",
+                      head, ctx, w);
       }
       if (!ctx.not_ready_reason.empty()) {
         body_.assign("not ready: ");
@@ -201,6 +203,9 @@ Outcome Handlers::Handle(const http::Request& req, const HandlerContext& ctx,
 Outcome Handlers::HandleVerify(const http::Request& req, const HandlerContext& ctx,
                                ResponseWriter& w) {
   const bool head = req.method == http::Method::kHead;
+  if (ctx.verify_refused) {
+    return Stale(Route::kVerify, head, ctx, w);
+  }
   if (!HasBearerScheme(req.authorization)) {
     ++tally_.verify[kOutcomeMissingToken];
     tally_.dirty = true;
@@ -243,8 +248,22 @@ Outcome Handlers::HandleVerify(const http::Request& req, const HandlerContext& c
   return Outcome{Route::kVerify, 200};
 }
 
+Outcome Handlers::Stale(Route route, bool head, const HandlerContext& ctx, ResponseWriter& w) {
+  w.Start(503);
+  w.Raw("Retry-After: 1\r\n");
+  w.Raw(kNoStore);
+  w.Finish(kTextPlain,
+           "this follower has not heard from its leader for longer than max_staleness_ms and "
+           "fails closed: it cannot know of recent revocations\n",
+           head, ctx.connection);
+  return Outcome{route, 503};
+}
+
 Outcome Handlers::HandleBulk(const http::Request& req, const HandlerContext& ctx,
                              ResponseWriter& w) {
+  if (ctx.verify_refused) {
+    return Stale(Route::kVerifyBulk, false, ctx, w);
+  }
   const BulkFormat format = BulkFormatFor(req.content_type);
   if (format == BulkFormat::kUnsupported) {
     return Simple(Route::kVerifyBulk, 415, kTextPlain,

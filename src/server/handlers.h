@@ -55,6 +55,11 @@ struct HandlerContext {
   // Why ready is false, when there is more to say than "starting or draining" (the revocation
   // log has failed). A static string.
   std::string_view not_ready_reason;
+  // A follower that has not heard from its leader for max_staleness_ms, with fail_mode
+  // "closed": GET and POST /v1/verify answer 503 instead of risking a missed revocation.
+  bool verify_refused = false;
+  // A follower past max_staleness_ms with fail_mode "open": /readyz says so, verify goes on.
+  bool stale_open = false;
 };
 
 struct Outcome {
@@ -110,6 +115,7 @@ class Handlers {
 
   Outcome HandleVerify(const http::Request& req, const HandlerContext& ctx, ResponseWriter& w);
   Outcome HandleBulk(const http::Request& req, const HandlerContext& ctx, ResponseWriter& w);
+  Outcome Stale(Route route, bool head, const HandlerContext& ctx, ResponseWriter& w);
   Outcome Simple(Route route, int status, std::string_view content_type, std::string_view body,
                  bool head, const HandlerContext& ctx, ResponseWriter& w);
 

@@ -54,6 +54,10 @@ std::string_view RouteName(Route route) {
       return "admin_users";
     case Route::kAdminKeys:
       return "admin_keys";
+    case Route::kAdminReplication:
+      return "admin_replication";
+    case Route::kAdminPromote:
+      return "admin_promote";
     case Route::kCount:
       break;
   }

@@ -48,6 +48,8 @@ enum class Route : uint8_t {
   kAdminClients,     // /admin/clients[/{id}]
   kAdminUsers,       // /admin/users[/{name}[/...]]
   kAdminKeys,        // /admin/keys[/rotate]
+  kAdminReplication,  // GET /admin/replication
+  kAdminPromote,      // POST /admin/promote
   kCount,
 };
 

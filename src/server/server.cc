@@ -201,6 +201,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     if (absl::Status st = s.control_->Start(); !st.ok()) {
       return st;
     }
+    if (absl::Status st = s.StartReplication(); !st.ok()) {
+      return st;
+    }
+    shared.replica = s.repl_client_.get();
+    shared.replica_fail_closed = s.config_.replication.fail_mode != "open";
   }
   for (int i = 0; i < shard_count; ++i) {
     const int cpu = cpus->empty() ? -1 : (*cpus)[static_cast<size_t>(i) % cpus->size()];
@@ -419,6 +424,84 @@ absl::Status Server::Reload() {
   return absl::OkStatus();
 }
 
+absl::Status Server::StartReplication() {
+  const config::ReplicationConfig& r = config_.replication;
+  if (r.listen.empty() && r.leader.empty()) {
+    control_->SetReplication(nullptr, nullptr, nullptr);
+    return absl::OkStatus();
+  }
+  // systemd LoadCredential=replication-credential wins over the configured file.
+  std::string path = r.credential_file;
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr) {
+    const std::string candidate = absl::StrCat(dir, "/replication-credential");
+    if (access(candidate.c_str(), R_OK) == 0) {
+      path = candidate;
+    }
+  }
+  absl::StatusOr<std::string> credential = replication::LoadCredential(path);
+  if (!credential.ok()) {
+    return absl::Status(credential.status().code(),
+                        absl::StrCat("[replication] credential_file: ",
+                                     credential.status().message()));
+  }
+  if (!r.listen.empty()) {
+    replication::LeaderOptions options;
+    options.listen = r.listen;
+    options.certificate_file = config_.tls.certificate;
+    options.private_key_file = config_.tls.private_key;
+    options.credential = *credential;
+    options.heartbeat_ms = r.heartbeat_ms;
+    options.max_followers = r.max_followers;
+    options.log = [](int priority, std::string_view line) {
+      Log(static_cast<LogPriority>(priority), line);
+    };
+    absl::StatusOr<std::unique_ptr<replication::ReplicationServer>> leader =
+        replication::ReplicationServer::Start(std::move(options), &control_->wal());
+    if (!leader.ok()) {
+      return absl::Status(leader.status().code(),
+                          absl::StrCat("[replication] listen: ", leader.status().message()));
+    }
+    repl_leader_ = *std::move(leader);
+    LogEvent(LogPriority::kInfo, "replication_listening",
+             {{"address", repl_leader_->bound_address()}});
+  }
+  if (!r.leader.empty()) {
+    replication::FollowerOptions options;
+    options.leader_url = r.leader;
+    options.ca_file = r.ca_file;
+    options.credential = *credential;
+    options.max_staleness_ms = r.max_staleness_ms;
+    absl::StatusOr<std::unique_ptr<replication::ReplicationClient>> client =
+        replication::ReplicationClient::Start(std::move(options), control_.get());
+    if (!client.ok()) {
+      return absl::Status(client.status().code(),
+                          absl::StrCat("[replication] leader: ", client.status().message()));
+    }
+    repl_client_ = *std::move(client);
+    LogEvent(LogPriority::kInfo, "replication_following",
+             {{"leader", r.leader}, {"from_lsn", control_->DurableLsn() + 1}});
+  }
+  Server* raw = this;
+  control_->SetReplication(repl_leader_.get(), repl_client_.get(), [raw] {
+    raw->promote_requested_.store(true, std::memory_order_release);
+    kill(getpid(), SIGUSR2);
+  });
+  return absl::OkStatus();
+}
+
+void Server::PromoteNow() {
+  if (control_ == nullptr || !control_->is_follower()) {
+    return;
+  }
+  // The stream stops first, so nothing from the old leader lands after the first local write.
+  if (repl_client_ != nullptr) {
+    repl_client_->Stop();
+  }
+  if (absl::Status s = control_->Promote(); !s.ok()) {
+    LogEvent(LogPriority::kError, "promote", {{"status", "failed"}, {"error", ToStd(s.message())}});
+  }
+}
+
 std::string Server::IssuanceJwks() const {
   if (control_ == nullptr || control_->issuance() == nullptr) {
     return "";
@@ -491,6 +574,9 @@ int Server::Run() {
                                          "configuration: ",
                                          FirstLine(reloaded.message())));
     } else if (sig == SIGUSR2) {
+      if (promote_requested_.exchange(false)) {
+        PromoteNow();
+      }
       RebuildState();
     } else if (sig == SIGTERM || sig == SIGINT) {
       LogEvent(LogPriority::kInfo, "signal",
@@ -518,6 +604,14 @@ int Server::Run() {
     }
   }
   StopShards(kShardDrain);
+  // Replication before the control plane: the client's thread may wait for the control thread,
+  // and the leader's streamers read the log the control plane closes.
+  if (repl_client_ != nullptr) {
+    repl_client_->Stop();
+  }
+  if (repl_leader_ != nullptr) {
+    repl_leader_->Stop();
+  }
   if (control_ != nullptr) {
     control_->Stop();  // after the shards: it answers what they handed over, then closes
   }

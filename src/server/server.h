@@ -23,6 +23,8 @@
 #include "concurrent/liveness_probe.h"
 #include "concurrent/ready_latch.h"
 #include "concurrent/versioned_snapshot.h"
+#include "replication/follower.h"
+#include "replication/leader.h"
 #include "ringward/base/fd.h"
 #include "ringward/config/config.h"
 #include "ringward/net/tls/ticket_keys.h"
@@ -84,6 +86,10 @@ class Server {
   absl::Status OpenListeners(int shard_count, std::vector<std::vector<ListenerSpec>>* per_shard);
   // Reload applies a SIGHUP; an error says why the previous configuration stays.
   absl::Status Reload();
+  // StartReplication opens the leader's replication listener and/or starts following.
+  absl::Status StartReplication();
+  // PromoteNow stops following and lets the control plane take writes. Main thread.
+  void PromoteNow();
   // RebuildState publishes a serving state with the issuance service's current keys (after a
   // rotation), keeping the configuration. Control thread (Run).
   void RebuildState();
@@ -111,6 +117,9 @@ class Server {
   std::unique_ptr<uring::Ring> control_ring_;
   bool need_tls_ = false;
   std::atomic<bool> keys_changed_{false};  // set by the issuance service, from any thread
+  std::atomic<bool> promote_requested_{false};  // POST /admin/promote, from a shard
+  std::unique_ptr<replication::ReplicationServer> repl_leader_;
+  std::unique_ptr<replication::ReplicationClient> repl_client_;
   // systemd: notifications, and the watchdog with one liveness probe per shard.
   SystemdNotifier notifier_;
   std::unique_ptr<concurrent::LivenessProbe[]> liveness_;

@@ -20,6 +20,8 @@ token::VerifyPolicy PolicyFromConfig(const config::TokensConfig& tokens) {
 
 token::VerifyPolicy PolicyFor(const config::Config& config) {
   token::VerifyPolicy policy = PolicyFromConfig(config.tokens);
+  // A follower may start before its leader's keys have reached it.
+  policy.allow_no_keys = !config.replication.leader.empty();
   if (!config.issuance.enabled) {
     return policy;
   }

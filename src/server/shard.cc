@@ -147,6 +147,8 @@ void Shard::ReadClock() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   now_ms_ = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
   date_.Update(now_s_);
+  replica_stale_ = shared_.replica != nullptr && shared_.control->is_follower() &&
+                   shared_.replica->stale();
 }
 
 absl::Status Shard::Setup() {
@@ -722,6 +724,8 @@ size_t Shard::ProcessRequests(Conn& c, const char* data, size_t n) {
                                     ? ConnectionHeader::kKeepAlive
                                     : ConnectionHeader::kNone);
       ctx.ready = Ready(&ctx.not_ready_reason);
+      ctx.verify_refused = replica_stale_ && shared_.replica_fail_closed;
+      ctx.stale_open = replica_stale_ && !shared_.replica_fail_closed;
       ctx.metrics_enabled = c.metrics_enabled;
       scratch_.clear();
       RouteMatch issuance_route;
@@ -1100,6 +1104,11 @@ void Shard::OnWake(int32_t command) {
 bool Shard::Ready(std::string_view* reason) const {
   if (shared_.control != nullptr && !shared_.control->healthy()) {
     *reason = "the revocation log has failed (see the logs and GET /admin/wal); restart ringward";
+    return false;
+  }
+  if (replica_stale_ && shared_.replica_fail_closed) {
+    *reason = "replication is stale: no word from the leader for longer than max_staleness_ms "
+              "(fail_mode closed)";
     return false;
   }
   return all_ready_ && !draining_;

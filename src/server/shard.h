@@ -64,6 +64,7 @@
 #include "server/response.h"
 #include "server/serving_state.h"
 #include "server/watchdog.h"
+#include "replication/follower.h"
 
 namespace ringward::server {
 
@@ -93,6 +94,9 @@ struct ShardShared {
   ControlPlane* control = nullptr;
   // One per shard, indexed by shard number: the watchdog's probes (server/watchdog.h).
   concurrent::LivenessProbe* liveness = nullptr;
+  // A follower's replication client (null on a leader), and whether it fails closed when stale.
+  const replication::ReplicationClient* replica = nullptr;
+  bool replica_fail_closed = true;
 };
 
 // ShardTuning holds sizes that are not configuration but engineering choices; tests shrink
@@ -230,6 +234,7 @@ class Shard {
   int64_t now_s_ = 0;   // CLOCK_REALTIME seconds, for token checks and Date
   int64_t now_ms_ = 0;  // CLOCK_MONOTONIC milliseconds, for timeouts
   bool all_ready_ = false;
+  bool replica_stale_ = false;  // read once per loop turn (ReadClock)
   bool draining_ = false;
   bool fatal_ = false;
   int64_t drain_deadline_ms_ = 0;

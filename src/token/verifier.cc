@@ -71,7 +71,7 @@ VerifyScratch::VerifyScratch(size_t max_token_size)
 
 absl::StatusOr<std::unique_ptr<Verifier>> Verifier::Create(std::shared_ptr<const KeySet> keys,
                                                            VerifyPolicy policy) {
-  if (keys == nullptr || keys->empty()) {
+  if (keys == nullptr || (keys->empty() && !policy.allow_no_keys)) {
     return absl::InvalidArgumentError("the key set is empty: give at least one verification key");
   }
   if (policy.issuers.empty()) {

@@ -675,7 +675,7 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
     ASSERT_NE(comment, std::string::npos);
     EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
   }
-  EXPECT_EQ(keys, 51);
+  EXPECT_EQ(keys, 59);
 }
 
 TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {
@@ -1298,6 +1298,62 @@ TEST_F(ConfigTest, TrustedIssuersMayBeInlineTables) {
   ASSERT_EQ(config->issuance.trusted_issuers.size(), 1u);
   EXPECT_EQ(config->issuance.trusted_issuers[0].jwks, Path("ext.json"));
   EXPECT_EQ(config->issuance.trusted_issuers[0].scopes, std::vector<std::string>{"read"});
+}
+
+// --- [replication]. ---
+
+TEST_F(ConfigTest, ReplicationFollowerNeedsItsCredentialAndCa) {
+  WriteFile(Path("repl-secret"), "0123456789abcdef0123");
+  WriteFile(Path("leader-ca.pem"), "not parsed by the config loader");
+  absl::StatusOr<Config> config =
+      Parse(std::string(kIssuing) +
+            "[replication]\n"
+            "leader = \"https://127.0.0.1:8445\"\n"
+            "credential_file = \"repl-secret\"\n"
+            "ca_file = \"leader-ca.pem\"\n"
+            "max_staleness_ms = 750\n"
+            "fail_mode = \"open\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->replication.leader, "https://127.0.0.1:8445");
+  EXPECT_EQ(config->replication.credential_file, Path("repl-secret"));
+  EXPECT_EQ(config->replication.ca_file, Path("leader-ca.pem"));
+  EXPECT_EQ(config->replication.max_staleness_ms, 750);
+  EXPECT_EQ(config->replication.fail_mode, "open");
+  // It renders and parses back the same.
+  absl::StatusOr<Config> again = ParseConfig(RenderEffectiveConfig(*config), file());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(RenderEffectiveConfig(*again), RenderEffectiveConfig(*config));
+
+  absl::StatusOr<Config> no_ca = Parse(std::string(kIssuing) +
+                                       "[replication]\n"
+                                       "leader = \"https://127.0.0.1:8445\"\n"
+                                       "credential_file = \"repl-secret\"\n");
+  ASSERT_FALSE(no_ca.ok());
+  EXPECT_THAT(std::string(no_ca.status().message()), HasSubstr("needs ca_file"));
+
+  absl::StatusOr<Config> no_secret = Parse(std::string(kIssuing) +
+                                           "[replication]\n"
+                                           "listen = \"127.0.0.1:8445\"\n");
+  ASSERT_FALSE(no_secret.ok());
+  EXPECT_THAT(std::string(no_secret.status().message()), HasSubstr("needs credential_file"));
+}
+
+TEST_F(ConfigTest, ReplicationRefusesBadLeaderUrlsAndFailModes) {
+  for (const char* bad : {"http://127.0.0.1:8445", "https://127.0.0.1", "https://h:1/path",
+                          "https://user@h:1"}) {
+    absl::StatusOr<Config> config = Parse(std::string(kIssuing) + "[replication]\nleader = \"" +
+                                          bad + "\"\n");
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(":9: [replication] leader"))
+        << bad;
+  }
+  absl::StatusOr<Config> mode =
+      Parse(std::string(kIssuing) + "[replication]\nfail_mode = \"sometimes\"\n");
+  ASSERT_FALSE(mode.ok());
+  EXPECT_THAT(std::string(mode.status().message()), HasSubstr("fail_mode"));
+  absl::StatusOr<Config> data = Parse(std::string(kValid) + "[replication]\nlisten = \"127.0.0.1:1\"\n");
+  ASSERT_FALSE(data.ok());
+  EXPECT_THAT(std::string(data.status().message()), HasSubstr("needs data_dir"));
 }
 
 }  // namespace

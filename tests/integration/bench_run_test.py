@@ -91,6 +91,26 @@ class BenchRunTest(unittest.TestCase):
                 1000)
             self.assertTrue(re.search(r"Rate: \*\*[0-9,]+ req/s\*\*", report))
 
+            # Issuance: bench/run registered a client and a user through the admin API and
+            # measured client_credentials and password grants; the report has both rows.
+            for wid in ("issue-tls", "revoke-tls", "mixed-tls", "password-tls"):
+                self.assertIn(wid, by_id, summary.get("skipped"))
+                t = by_id[wid]["targets"][0]
+                self.assertEqual(t["failed_runs"], 0, (wid, t["runs"]))
+                self.assertEqual(t["errors_total"], 0, (wid, t["runs"]))
+                self.assertGreater(t["median"]["throughput_rps"], 0, wid)
+                self.assertGreater(t["median"]["server_cpu_us"], 0, wid)
+            self.assertEqual(by_id["password-tls"]["argon2"]["argon2_memory_kib"], 19456)
+            section = report.split("## Issuance", 1)[1].split("\n## ", 1)[0]
+            for grant in ("client_credentials", "password (argon2id m=19456 KiB, t=2, p=1)"):
+                row = next((line for line in section.splitlines()
+                            if line.startswith(f"| {grant} |")), None)
+                self.assertIsNotNone(row, f"no {grant} row in:\n{section}")
+                cells = [c.strip() for c in row.strip("|").split("|")]
+                self.assertGreater(float(cells[1].strip("*").split()[0].replace(",", "")), 0, row)
+                self.assertGreater(float(cells[4].split()[0].replace(",", "")), 0, row)
+                self.assertEqual(cells[5], "0", f"errors in {row}")
+
             # Everything it started is gone.
             time.sleep(0.5)
             after = set(ringward_processes_using(os.path.join(work, "ringward-bench-")))

@@ -38,11 +38,31 @@ def toml_list(values):
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
+def free_port():
+    """A loopback TCP port that was free a moment ago, for a listener whose URL must be known
+    before the server starts (the [issuance] base_url). Another process could take it first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def issuance_lines(issuance, trusted_issuers):
+    """The [issuance] table (None: none) and its [[issuance.trusted_issuers]], as TOML lines."""
+    if issuance is None:
+        return []
+    lines = ["", "[issuance]"] + [f"{k} = {json.dumps(v)}" for k, v in issuance.items()]
+    for trusted in trusted_issuers:
+        lines += ["", "[[issuance.trusted_issuers]]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in trusted.items()]
+    return lines
+
+
 class RingwardServer:
     """One ringward process. Use as a context manager or call start()/stop()."""
 
     def __init__(self, *, tls=True, plain=True, unix=False, shards=2, server=None, tokens=None,
-                 claim_headers=None, directory=None):
+                 claim_headers=None, directory=None, listen=None, issuance=None,
+                 trusted_issuers=None):
         self._own_dir = None
         if directory is None:
             self._own_dir = tempfile.TemporaryDirectory()
@@ -58,6 +78,11 @@ class RingwardServer:
         self.server_options = dict(server or {})
         self.token_options = dict(tokens or {})
         self.claim_headers = dict(claim_headers or {})
+        # TLS listen addresses: a fixed port (free_port) lets [issuance] base_url name it.
+        self.tls_listen = list(listen or ["127.0.0.1:0"])
+        # [issuance] keys (None: no section) and its [[issuance.trusted_issuers]] tables.
+        self.issuance_options = None if issuance is None else dict(issuance)
+        self.trusted_issuer_options = [dict(t) for t in trusted_issuers or []]
         self.proc = None
         self.log = []
         self._log_lock = threading.Lock()
@@ -78,7 +103,7 @@ class RingwardServer:
         tokens.update(self.token_options)
         lines = [
             "[server]",
-            f"listen = {toml_list(['127.0.0.1:0'] if self.tls else [])}",
+            f"listen = {toml_list(self.tls_listen if self.tls else [])}",
             f"plain_listen = {toml_list(plain)}",
             f"shards = {self.shards}",
         ]
@@ -90,6 +115,7 @@ class RingwardServer:
         lines += [f"{k} = {json.dumps(v)}" for k, v in tokens.items()]
         lines.append("claim_headers = {" + ", ".join(
             f"{json.dumps(k)} = {json.dumps(v)}" for k, v in self.claim_headers.items()) + "}")
+        lines += issuance_lines(self.issuance_options, self.trusted_issuer_options)
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 

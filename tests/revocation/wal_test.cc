@@ -1,6 +1,8 @@
 // Tests for the write-ahead log (ringward/revocation/wal.h, wal_tools.h, wal_file_layer.h and
 // src/revocation/wal_format.h). The corruption tests are part of the format's definition
-// (wal_format.md): torn tails at every byte, every single-bit flip, implausible lengths, gaps.
+// (wal_format.md): torn tails at every byte, every single-bit flip, implausible lengths, gaps;
+// so are the snapshot-install tests: a crash or an I/O error at every file operation of an
+// install leaves the old log or the new one.
 #include "ringward/revocation/wal.h"
 
 #include <stdio.h>
@@ -10,7 +12,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -1075,6 +1079,614 @@ TEST(WalCompactionTest, FailedSnapshotSyncLeavesTheLogAsItWas) {
   EXPECT_FALSE(fs::exists(dir.Sub(wal_format::SnapshotFileName(5))));
   EXPECT_FALSE(fs::exists(dir.Sub(wal_format::SnapshotFileName(5) + ".tmp")));
   EXPECT_EQ(MustAppend(*log, 1, Payload(6)), 6u);
+}
+
+// ---- Installing a snapshot (followers) ----
+
+std::string InstallName(uint64_t lsn) {
+  return "install-" + wal_format::SnapshotFileName(lsn).substr(std::string("snapshot-").size());
+}
+
+std::vector<WalRecord> LeaderState() {
+  return {WalRecord{0, 3, "jti:from-the-leader"}, WalRecord{0, 40, "client:web"},
+          WalRecord{0, 0xFFF0, std::string(3000, 'L')}};
+}
+
+// NamesWithPrefix lists the files of |dir| whose names start with |prefix|, sorted.
+std::vector<std::string> NamesWithPrefix(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix)) {
+      names.push_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ExpectInstalled checks the whole observable state of a log that holds exactly the installed
+// snapshot: in memory and on disk.
+void ExpectInstalled(WriteAheadLog& log, const std::string& dir, uint64_t covered,
+                     const std::vector<WalRecord>& records) {
+  EXPECT_EQ(log.snapshot_lsn(), covered);
+  EXPECT_EQ(log.durable_lsn(), covered);
+  EXPECT_EQ(log.oldest_lsn(), covered + 1);
+  ExpectSameRecords(ReadSnapshot(log), records, covered);
+  EXPECT_TRUE(ReadAll(log, covered + 1).empty());
+  EXPECT_TRUE(absl::IsOutOfRange(log.NewReader(covered).status()));
+  EXPECT_EQ(SegmentNames(dir), std::vector<std::string>{wal_format::SegmentFileName(covered + 1)});
+  EXPECT_EQ(NamesWithPrefix(dir, "snapshot-"),
+            std::vector<std::string>{wal_format::SnapshotFileName(covered)});
+  EXPECT_TRUE(NamesWithPrefix(dir, "install-").empty());
+}
+
+TEST(WalInstallTest, IntoAnEmptyLog) {
+  TempDir dir;
+  auto log = MustOpen(dir.path());
+  ASSERT_TRUE(log->InstallSnapshot(100, LeaderState()).ok());
+  ExpectInstalled(*log, dir.path(), 100, LeaderState());
+  EXPECT_TRUE(log->healthy());
+  EXPECT_EQ(MustAppend(*log, 1, "after"), 101u);
+  std::vector<WalRecord> tail = ReadAll(*log, 101);
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].payload, "after");
+  EXPECT_TRUE(log->WaitForDurable(101, std::chrono::milliseconds(0)));
+}
+
+TEST(WalInstallTest, IntoALogBehindRemovesEverythingOld) {
+  TempDir dir;
+  WalOptions options;
+  options.segment_bytes = 256;
+  auto log = MustOpen(dir.path(), options);
+  for (int i = 1; i <= 12; ++i) {
+    MustAppend(*log, 1, Payload(i, 40));
+  }
+  ASSERT_TRUE(log->Compact(5, LiveState()).ok());
+  ASSERT_GT(SegmentNames(dir.path()).size(), 1u);
+  ASSERT_TRUE(log->InstallSnapshot(50, LeaderState()).ok());
+  ExpectInstalled(*log, dir.path(), 50, LeaderState());
+  EXPECT_EQ(MustAppend(*log, 2, Payload(51)), 51u);
+  EXPECT_EQ(log->GetStatus().last_lsn, 51u);
+}
+
+TEST(WalInstallTest, IntoALogAheadDropsItsRecordsAfterTheSnapshot) {
+  TempDir dir;
+  WalOptions options;
+  options.segment_bytes = 256;
+  {
+    auto log = MustOpen(dir.path(), options);
+    for (int i = 1; i <= 30; ++i) {
+      MustAppend(*log, 1, Payload(i, 40));
+    }
+    ASSERT_TRUE(log->Compact(25, {WalRecord{0, 9, "own history"}}).ok());
+    // The leader's history diverged at 20: its snapshot covers 20 and its 21 is another record.
+    ASSERT_TRUE(log->InstallSnapshot(20, LeaderState()).ok());
+    ExpectInstalled(*log, dir.path(), 20, LeaderState());
+    EXPECT_EQ(MustAppend(*log, 2, "leader-21"), 21u);
+    EXPECT_EQ(MustAppend(*log, 2, "leader-22"), 22u);
+  }
+  auto log = MustOpen(dir.path(), options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->durable_lsn(), 22u);
+  std::vector<WalRecord> tail = ReadAll(*log, 21);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].payload, "leader-21");
+  EXPECT_EQ(tail[1].payload, "leader-22");
+  EXPECT_EQ(log->snapshot_lsn(), 20u);
+  ExpectSameRecords(ReadSnapshot(*log), LeaderState(), 20);
+}
+
+TEST(WalInstallTest, ReopenReplaysSnapshotThenRecords) {
+  TempDir dir;
+  {
+    auto log = MustOpen(dir.path());
+    MustAppend(*log, 1, "old");
+    ASSERT_TRUE(log->InstallSnapshot(7, LeaderState()).ok());
+    for (int i = 8; i <= 10; ++i) {
+      EXPECT_EQ(MustAppend(*log, 2, Payload(i)), static_cast<uint64_t>(i));
+    }
+  }
+  auto log = MustOpen(dir.path());
+  ASSERT_NE(log, nullptr);
+  const WalRecoveryReport& report = log->recovery_report();
+  EXPECT_EQ(report.snapshot_lsn, 7u);
+  EXPECT_EQ(report.snapshot_records, LeaderState().size());
+  EXPECT_EQ(report.first_lsn, 8u);
+  EXPECT_EQ(report.last_lsn, 10u);
+  EXPECT_EQ(report.install_finished_lsn, 0u);  // it had finished before the close
+  ExpectSameRecords(ReadSnapshot(*log), LeaderState(), 7);
+  std::vector<WalRecord> tail = ReadAll(*log, log->snapshot_lsn() + 1);
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_EQ(tail[0].lsn, 8u);
+  EXPECT_EQ(tail[2].payload, Payload(10));
+  EXPECT_EQ(MustAppend(*log, 2, "next"), 11u);
+}
+
+TEST(WalInstallTest, SnapshotWithoutSegmentsStartsAfterTheSnapshot) {
+  // What a crash between the last rename and the new segment's creation leaves.
+  TempDir dir;
+  {
+    auto log = MustOpen(dir.path());
+    ASSERT_TRUE(log->InstallSnapshot(42, LeaderState()).ok());
+  }
+  ASSERT_TRUE(fs::remove(SegmentPath(dir.path(), 43)));
+  auto log = MustOpen(dir.path());
+  ASSERT_NE(log, nullptr);
+  ExpectInstalled(*log, dir.path(), 42, LeaderState());
+  EXPECT_EQ(log->recovery_report().first_lsn, 43u);
+  EXPECT_EQ(log->recovery_report().last_lsn, 42u);
+  absl::StatusOr<std::unique_ptr<WalReader>> reader = log->NewReader(43);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  WalRecord record;
+  absl::StatusOr<bool> more = (*reader)->Next(&record);
+  ASSERT_TRUE(more.ok());
+  EXPECT_FALSE(*more);
+  EXPECT_EQ(MustAppend(*log, 1, "first"), 43u);
+  more = (*reader)->Next(&record);
+  ASSERT_TRUE(more.ok()) << more.status();
+  ASSERT_TRUE(*more);
+  EXPECT_EQ(record.lsn, 43u);
+  EXPECT_EQ(record.payload, "first");
+}
+
+TEST(WalInstallTest, StreamingInstallOfALargeSnapshot) {
+  TempDir dir;
+  auto log = MustOpen(dir.path());
+  MustAppend(*log, 1, "old");
+  {
+    // Dropped uncommitted, a writer leaves nothing behind and the log unchanged.
+    absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> writer = log->BeginInstall(9);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Add(1, "x").ok());
+    EXPECT_EQ(NamesWithPrefix(dir.path(), "install-"),
+              std::vector<std::string>{InstallName(9) + ".tmp"});
+  }
+  EXPECT_TRUE(NamesWithPrefix(dir.path(), "install-").empty());
+  EXPECT_EQ(log->durable_lsn(), 1u);
+
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> writer = log->BeginInstall(1000);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ((*writer)->covered_lsn(), 1000u);
+  std::vector<WalRecord> want;
+  for (int i = 0; i < 400; ++i) {  // ~2 MB: more than one flush of the writer's buffer
+    want.push_back(WalRecord{0, static_cast<uint16_t>(1 + i % 50), Payload(i, 5000)});
+    ASSERT_TRUE((*writer)->Add(want.back().type, want.back().payload).ok());
+  }
+  ASSERT_TRUE(log->CommitInstall(std::move(*writer)).ok());
+  ExpectInstalled(*log, dir.path(), 1000, want);
+  absl::StatusOr<std::unique_ptr<WalSnapshotReader>> reader = log->NewSnapshotReader();
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->lsn(), 1000u);
+  EXPECT_EQ((*reader)->records(), 400u);
+}
+
+TEST(WalInstallTest, RejectsBadArgumentsWithoutTouchingTheLog) {
+  TempDir dir;
+  auto log = MustOpen(dir.path());
+  MustAppend(*log, 1, "kept");
+  EXPECT_TRUE(absl::IsInvalidArgument(log->InstallSnapshot(0, LeaderState())));
+  EXPECT_TRUE(absl::IsInvalidArgument(log->InstallSnapshot(UINT64_MAX, {})));
+  EXPECT_TRUE(absl::IsInvalidArgument(log->InstallSnapshot(5, {WalRecord{0, 0, "type 0"}})));
+  // Writers only commit through their own kind of commit.
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> install = log->BeginInstall(5);
+  ASSERT_TRUE(install.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(log->CommitSnapshot(std::move(*install))));
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> compaction = log->BeginSnapshot(1);
+  ASSERT_TRUE(compaction.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(log->CommitInstall(std::move(*compaction))));
+  EXPECT_EQ(log->snapshot_lsn(), 0u);
+  EXPECT_EQ(log->durable_lsn(), 1u);
+  EXPECT_TRUE(NamesWithPrefix(dir.path(), "install-").empty());
+  EXPECT_TRUE(NamesWithPrefix(dir.path(), "snapshot-").empty());
+  EXPECT_EQ(MustAppend(*log, 1, "next"), 2u);
+}
+
+TEST(WalInstallTest, CompactionBegunBeforeAnInstallIsRefused) {
+  TempDir dir;
+  auto log = MustOpen(dir.path());
+  for (int i = 1; i <= 60; ++i) {
+    MustAppend(*log, 1, Payload(i));
+  }
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> stale = log->BeginSnapshot(60);
+  ASSERT_TRUE(stale.ok());
+  ASSERT_TRUE((*stale)->Add(1, "state of the replaced history").ok());
+  ASSERT_TRUE(log->InstallSnapshot(50, LeaderState()).ok());
+  // Covering 60 >= 50 it would pass the old checks and put the old history back.
+  absl::Status status = log->CommitSnapshot(std::move(*stale));
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  ExpectInstalled(*log, dir.path(), 50, LeaderState());
+}
+
+TEST(WalInstallTest, QueuedAppendsAreRefusedAndOldReadersStop) {
+  TempDir dir;
+  auto log = MustOpen(dir.path());
+  for (int i = 1; i <= 5; ++i) {
+    MustAppend(*log, 1, Payload(i));
+  }
+  absl::StatusOr<std::unique_ptr<WalReader>> old_reader = log->NewReader(1);
+  ASSERT_TRUE(old_reader.ok());
+  WalRecord record;
+  ASSERT_TRUE(*(*old_reader)->Next(&record));
+
+  // Hold the sync thread in the callback of a written batch, so that what is queued behind it
+  // is still queued when the install starts.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<absl::StatusOr<uint64_t>> first;
+  std::promise<absl::StatusOr<uint64_t>> queued_before;
+  std::promise<absl::StatusOr<uint64_t>> queued_during;
+  log->Append(1, "written", [&](absl::StatusOr<uint64_t> lsn) {
+    first.set_value(lsn);
+    released.wait();
+  });
+  absl::StatusOr<uint64_t> first_lsn = first.get_future().get();
+  ASSERT_TRUE(first_lsn.ok()) << first_lsn.status();
+  EXPECT_EQ(*first_lsn, 6u);
+  log->Append(1, "queued before",
+              [&](absl::StatusOr<uint64_t> lsn) { queued_before.set_value(lsn); });
+  std::thread installer([&] { EXPECT_TRUE(log->InstallSnapshot(30, LeaderState()).ok()); });
+  // NewReader is refused while the install runs: the sign that it has begun.
+  while (!absl::IsUnavailable(log->NewReader(1).status())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  log->Append(1, "queued during",
+              [&](absl::StatusOr<uint64_t> lsn) { queued_during.set_value(lsn); });
+  release.set_value();
+  installer.join();
+  absl::StatusOr<uint64_t> before = queued_before.get_future().get();
+  absl::StatusOr<uint64_t> during = queued_during.get_future().get();
+  EXPECT_TRUE(absl::IsFailedPrecondition(before.status())) << before.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(during.status())) << during.status();
+  ExpectInstalled(*log, dir.path(), 30, LeaderState());
+  EXPECT_TRUE(log->healthy());
+  EXPECT_EQ(MustAppend(*log, 1, "after"), 31u);
+
+  absl::StatusOr<bool> more = (*old_reader)->Next(&record);
+  EXPECT_TRUE(absl::IsOutOfRange(more.status())) << more.status();
+}
+
+// CrashingFileLayer stands between the log and a FaultInjectingFileLayer and makes the nth
+// state-changing file operation (create, append, sync, directory sync, rename, truncate,
+// remove) after Arm fail. kCrash: that one and every later one fail, as if the process died
+// right before it; FaultInjectingFileLayer::Crash then drops what was not durable.
+// kOneFailure: only that one fails (an I/O error the process lives through).
+class CrashingFileLayer final : public FileLayer {
+ public:
+  enum class Mode { kCrash, kOneFailure };
+
+  explicit CrashingFileLayer(FileLayer* base) : base_(base) {}
+
+  void Arm(int nth, Mode mode) {
+    std::lock_guard<std::mutex> lock(mu_);
+    countdown_ = nth;
+    mode_ = mode;
+    ops_ = 0;
+    tripped_ = false;
+  }
+  int ops() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ops_;
+  }
+  bool tripped() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tripped_;
+  }
+
+  absl::Status Step(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++ops_;
+    if (tripped_ && mode_ == Mode::kCrash) {
+      return absl::InternalError("crashed before " + what);
+    }
+    if (countdown_ > 0 && --countdown_ == 0) {
+      tripped_ = true;
+      return absl::InternalError("injected failure of " + what);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
+                                                             WriteMode mode) override {
+    absl::Status status = Step("open " + path);
+    if (!status.ok()) {
+      return status;
+    }
+    absl::StatusOr<std::unique_ptr<WritableFile>> file = base_->OpenWritable(path, mode);
+    if (!file.ok()) {
+      return file.status();
+    }
+    return std::unique_ptr<WritableFile>(new File(this, std::move(*file), path));
+  }
+  absl::StatusOr<std::unique_ptr<ReadableFile>> OpenReadable(const std::string& path) override {
+    return base_->OpenReadable(path);
+  }
+  absl::Status CreateDir(const std::string& path) override { return base_->CreateDir(path); }
+  absl::Status SyncDir(const std::string& path) override {
+    absl::Status status = Step("fsync " + path);
+    return status.ok() ? base_->SyncDir(path) : status;
+  }
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override {
+    return base_->ListDir(path);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    absl::Status status = Step("rename " + from);
+    return status.ok() ? base_->Rename(from, to) : status;
+  }
+  absl::Status Truncate(const std::string& path, uint64_t size) override {
+    absl::Status status = Step("truncate " + path);
+    return status.ok() ? base_->Truncate(path, size) : status;
+  }
+  absl::Status Remove(const std::string& path) override {
+    absl::Status status = Step("remove " + path);
+    return status.ok() ? base_->Remove(path) : status;
+  }
+  absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
+    return base_->Lock(path);
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(CrashingFileLayer* layer, std::unique_ptr<WritableFile> base, std::string path)
+        : layer_(layer), base_(std::move(base)), path_(std::move(path)) {}
+    absl::Status Append(std::string_view data) override {
+      absl::Status status = layer_->Step("write " + path_);
+      return status.ok() ? base_->Append(data) : status;
+    }
+    absl::Status Sync() override {
+      absl::Status status = layer_->Step("fdatasync " + path_);
+      return status.ok() ? base_->Sync() : status;
+    }
+    uint64_t size() const override { return base_->size(); }
+
+   private:
+    CrashingFileLayer* layer_;
+    std::unique_ptr<WritableFile> base_;
+    std::string path_;
+  };
+
+  FileLayer* const base_;
+  mutable std::mutex mu_;
+  int countdown_ = 0;
+  Mode mode_ = Mode::kCrash;
+  int ops_ = 0;
+  bool tripped_ = false;
+};
+
+// InstallCase is a log to install into (kept as a template directory that each run copies)
+// with what it holds, and the snapshot to install.
+struct InstallCase {
+  std::string name;
+  std::string template_dir;
+  uint64_t covered = 0;
+  // The old state as a replaying reader sees it.
+  uint64_t old_snapshot_lsn = 0;
+  std::vector<WalRecord> old_snapshot;
+  std::vector<WalRecord> old_tail;  // from old_snapshot_lsn + 1
+  std::vector<std::string> old_segments;
+};
+
+WalOptions SmallSegments() {
+  WalOptions options;
+  options.segment_bytes = 256;
+  return options;
+}
+
+// MakeInstallCase writes the template log in |dir|: |records| records, compacted at
+// |compact_at| (0: not compacted).
+InstallCase MakeInstallCase(const std::string& name, const std::string& dir, int records,
+                            uint64_t compact_at, uint64_t covered) {
+  InstallCase c;
+  c.name = name;
+  c.template_dir = dir;
+  c.covered = covered;
+  auto log = MustOpen(dir, SmallSegments());
+  for (int i = 1; i <= records; ++i) {
+    MustAppend(*log, 1, Payload(i, 40));
+  }
+  if (compact_at != 0) {
+    EXPECT_TRUE(log->Compact(compact_at, LiveState()).ok());
+    c.old_snapshot = ReadSnapshot(*log);
+  }
+  c.old_snapshot_lsn = compact_at;
+  c.old_tail = ReadAll(*log, compact_at + 1);
+  c.old_segments = SegmentNames(dir);
+  return c;
+}
+
+void CopyDir(const std::string& from, const std::string& to) {
+  std::error_code ignored;
+  fs::remove_all(to, ignored);
+  fs::copy(from, to, fs::copy_options::recursive);
+}
+
+enum class Outcome { kOld, kNew };
+
+// ReopenAndCheck opens |dir| and returns whether it holds exactly the old log or exactly the
+// installed snapshot, failing the test if it holds anything else.
+Outcome ReopenAndCheck(const std::string& dir, const InstallCase& c, const std::string& when) {
+  SCOPED_TRACE(c.name + ", " + when);
+  auto log = MustOpen(dir, SmallSegments());
+  if (log == nullptr) {
+    return Outcome::kOld;
+  }
+  EXPECT_TRUE(NamesWithPrefix(dir, "install-").empty());
+  if (log->snapshot_lsn() == c.covered) {
+    ExpectInstalled(*log, dir, c.covered, LeaderState());
+    EXPECT_EQ(MustAppend(*log, 2, "next"), c.covered + 1);
+    return Outcome::kNew;
+  }
+  EXPECT_EQ(log->snapshot_lsn(), c.old_snapshot_lsn);
+  if (c.old_snapshot_lsn != 0) {
+    ExpectSameRecords(ReadSnapshot(*log), c.old_snapshot, c.old_snapshot_lsn);
+  } else {
+    EXPECT_TRUE(absl::IsNotFound(log->NewSnapshotReader().status()));
+  }
+  std::vector<WalRecord> tail = ReadAll(*log, c.old_snapshot_lsn + 1);
+  EXPECT_EQ(tail.size(), c.old_tail.size());
+  for (size_t i = 0; i < std::min(tail.size(), c.old_tail.size()); ++i) {
+    EXPECT_EQ(tail[i].lsn, c.old_tail[i].lsn);
+    EXPECT_EQ(tail[i].payload, c.old_tail[i].payload);
+  }
+  EXPECT_EQ(SegmentNames(dir), c.old_segments);
+  const uint64_t next = c.old_snapshot_lsn + c.old_tail.size() + 1;
+  EXPECT_EQ(log->durable_lsn(), next - 1);
+  EXPECT_EQ(MustAppend(*log, 2, "next"), next);
+  return Outcome::kOld;
+}
+
+std::vector<InstallCase> MakeInstallCases(const TempDir& root) {
+  std::vector<InstallCase> cases;
+  fs::create_directory(root.Sub("empty"));
+  cases.push_back(MakeInstallCase("into an empty log", root.Sub("empty"), 0, 0, 50));
+  fs::create_directory(root.Sub("behind"));
+  cases.push_back(MakeInstallCase("into a log behind", root.Sub("behind"), 12, 5, 50));
+  fs::create_directory(root.Sub("ahead"));
+  cases.push_back(MakeInstallCase("into a log ahead", root.Sub("ahead"), 30, 25, 20));
+  return cases;
+}
+
+TEST(WalInstallCrashTest, CrashBeforeAnyFileOperationLeavesTheOldOrTheNewLog) {
+  TempDir root;
+  const std::vector<InstallCase> cases = MakeInstallCases(root);
+  const std::string dir = root.Sub("run");
+  for (const InstallCase& c : cases) {
+    // How many file operations a whole install takes.
+    int total = 0;
+    {
+      CopyDir(c.template_dir, dir);
+      PosixFileLayer posix;
+      CrashingFileLayer crashing(&posix);
+      auto log = MustOpen(dir, SmallSegments(), &crashing);
+      ASSERT_NE(log, nullptr);
+      crashing.Arm(0, CrashingFileLayer::Mode::kCrash);
+      ASSERT_TRUE(log->InstallSnapshot(c.covered, LeaderState()).ok());
+      total = crashing.ops();
+    }
+    ASSERT_GE(total, 10) << c.name;
+    bool seen_new = false;
+    bool checked_open_crashes = false;
+    for (int nth = 1; nth <= total + 1; ++nth) {
+      const std::string when = "crash at file operation " + std::to_string(nth);
+      CopyDir(c.template_dir, dir);
+      PosixFileLayer posix;
+      FaultInjectingFileLayer faults(&posix);
+      CrashingFileLayer crashing(&faults);
+      {
+        auto log = MustOpen(dir, SmallSegments(), &crashing);
+        ASSERT_NE(log, nullptr);
+        crashing.Arm(nth, CrashingFileLayer::Mode::kCrash);
+        absl::Status status = log->InstallSnapshot(c.covered, LeaderState());
+        EXPECT_EQ(status.ok(), nth > total) << c.name << ", " << when << ": " << status;
+      }
+      ASSERT_TRUE(faults.Crash().ok());
+      const bool pending = !NamesWithPrefix(dir, "install-").empty() &&
+                           NamesWithPrefix(dir, "install-")[0].ends_with(".snap");
+      if (pending && !checked_open_crashes) {
+        // A committed install that Open must finish: crash Open itself at each step too.
+        checked_open_crashes = true;
+        const std::string saved = root.Sub("saved");
+        CopyDir(dir, saved);
+        for (int open_nth = 1; open_nth <= 12; ++open_nth) {
+          CopyDir(saved, dir);
+          PosixFileLayer posix2;
+          FaultInjectingFileLayer faults2(&posix2);
+          CrashingFileLayer crashing2(&faults2);
+          crashing2.Arm(open_nth, CrashingFileLayer::Mode::kCrash);
+          {
+            absl::StatusOr<std::unique_ptr<WriteAheadLog>> log =
+                WriteAheadLog::Open(dir, SmallSegments(), &crashing2);
+            EXPECT_EQ(log.ok(), !crashing2.tripped());
+          }
+          ASSERT_TRUE(faults2.Crash().ok());
+          EXPECT_EQ(ReopenAndCheck(dir, c,
+                                   when + ", then at Open's operation " + std::to_string(open_nth)),
+                    Outcome::kNew);
+        }
+        CopyDir(saved, dir);
+        auto log = MustOpen(dir, SmallSegments());
+        ASSERT_NE(log, nullptr);
+        EXPECT_EQ(log->recovery_report().install_finished_lsn, c.covered);
+      }
+      Outcome outcome = ReopenAndCheck(dir, c, when);
+      // The commit point is one operation: old before it, new from it on.
+      if (seen_new) {
+        EXPECT_EQ(outcome, Outcome::kNew) << c.name << ", " << when;
+      }
+      seen_new = seen_new || outcome == Outcome::kNew;
+      if (nth == 1) {
+        EXPECT_EQ(outcome, Outcome::kOld) << c.name;
+      }
+    }
+    EXPECT_TRUE(seen_new) << c.name;
+    EXPECT_TRUE(checked_open_crashes) << c.name;
+  }
+}
+
+TEST(WalInstallCrashTest, FailedFileOperationLeavesAHealthyOldLogOrAStoppedOne) {
+  TempDir root;
+  const std::vector<InstallCase> cases = MakeInstallCases(root);
+  const std::string dir = root.Sub("run");
+  for (const InstallCase& c : cases) {
+    bool seen_healthy = false;
+    bool seen_stopped = false;
+    for (int nth = 1;; ++nth) {
+      const std::string when = "failure of file operation " + std::to_string(nth);
+      CopyDir(c.template_dir, dir);
+      PosixFileLayer posix;
+      CrashingFileLayer crashing(&posix);
+      const uint64_t old_durable = c.old_snapshot_lsn + c.old_tail.size();
+      bool done = false;
+      {
+        auto log = MustOpen(dir, SmallSegments(), &crashing);
+        ASSERT_NE(log, nullptr);
+        crashing.Arm(nth, CrashingFileLayer::Mode::kOneFailure);
+        absl::Status status = log->InstallSnapshot(c.covered, LeaderState());
+        if (!crashing.tripped()) {
+          ASSERT_TRUE(status.ok()) << status;
+          done = true;
+        } else if (log->healthy()) {
+          // Failed before the commit point: the old log, still taking records.
+          seen_healthy = true;
+          EXPECT_FALSE(status.ok()) << c.name << ", " << when;
+          EXPECT_EQ(log->durable_lsn(), old_durable) << c.name << ", " << when;
+          EXPECT_EQ(log->snapshot_lsn(), c.old_snapshot_lsn);
+          absl::StatusOr<uint64_t> lsn = log->AppendAndWait(2, "survives");
+          EXPECT_TRUE(lsn.ok()) << lsn.status();
+          EXPECT_EQ(*lsn, old_durable + 1);
+        } else {
+          // At or after it: stopped, acknowledging nothing more.
+          seen_stopped = true;
+          EXPECT_FALSE(status.ok()) << c.name << ", " << when;
+          EXPECT_TRUE(absl::IsUnavailable(log->AppendAndWait(2, "refused").status()));
+        }
+      }
+      if (done) {
+        break;
+      }
+      auto log = MustOpen(dir, SmallSegments());
+      ASSERT_NE(log, nullptr) << c.name << ", " << when;
+      if (log->snapshot_lsn() == c.covered) {
+        SCOPED_TRACE(c.name + ", " + when);
+        ExpectInstalled(*log, dir, c.covered, LeaderState());
+      } else {
+        // The old log, plus the record appended after the failed install if it stayed healthy.
+        EXPECT_EQ(log->snapshot_lsn(), c.old_snapshot_lsn) << c.name << ", " << when;
+        std::vector<WalRecord> tail = ReadAll(*log, c.old_snapshot_lsn + 1);
+        ASSERT_GE(tail.size(), c.old_tail.size()) << c.name << ", " << when;
+        ASSERT_LE(tail.size(), c.old_tail.size() + 1) << c.name << ", " << when;
+        for (size_t i = 0; i < c.old_tail.size(); ++i) {
+          EXPECT_EQ(tail[i].payload, c.old_tail[i].payload);
+        }
+        if (tail.size() > c.old_tail.size()) {
+          EXPECT_EQ(tail.back().payload, "survives");
+        }
+      }
+    }
+    EXPECT_TRUE(seen_healthy) << c.name;
+    EXPECT_TRUE(seen_stopped) << c.name;
+  }
 }
 
 // ---- Tools ----

@@ -121,6 +121,25 @@ struct IssuanceConfig {
   std::vector<TrustedIssuerConfig> trusted_issuers;  // TOML: [[issuance.trusted_issuers]]
 };
 
+// ReplicationConfig: streaming the write-ahead log from a leader to followers (issue 6).
+struct ReplicationConfig {
+  // Leader side: where followers connect, TLS with the [tls] certificate ("127.0.0.1:8445");
+  // "": no replication listener.
+  std::string listen;
+  // The replication bearer secret, shared by the leader and its followers (one line, 16..4096
+  // characters, mode 0600). $CREDENTIALS_DIRECTORY/replication-credential is used instead when
+  // it exists. Required with listen or leader.
+  std::string credential_file;
+  int heartbeat_ms = 200;  // 20..10000: the leader's heartbeat when its log is idle
+  int max_followers = 16;  // 1..1024
+  // Follower side: the leader's replication URL ("https://10.0.0.1:8445"); set, this node is a
+  // follower: it verifies, introspects and serves the JWKS, and refuses writes.
+  std::string leader;
+  std::string ca_file;              // PEM the leader's certificate must verify against
+  int64_t max_staleness_ms = 5000;  // 100..86400000: past this without a word from the leader...
+  std::string fail_mode = "closed";  // ... "closed": verify answers 503; "open": keep serving
+};
+
 struct Config {
   std::string path;      // the file it came from ("" for built-in defaults)
   std::string data_dir;  // state: the revocation log (<data_dir>/wal); --dev keys and certificate
@@ -130,6 +149,7 @@ struct Config {
   AdminConfig admin;
   RevocationConfig revocation;
   IssuanceConfig issuance;
+  ReplicationConfig replication;
 };
 
 // LoadConfig reads and validates the TOML file at |path|. Relative file paths inside it are

@@ -14,8 +14,9 @@
 //
 // Thread-safety: every member of WriteAheadLog may be called from any thread. A WalReader or
 // WalSnapshotReader is used by one thread at a time. The log must outlive its readers.
-// Blocking: Open, AppendAndWait, WaitForDurable, Compact and the readers do file I/O or wait;
-// call them from control-plane threads, never from a shard. Append never blocks on I/O.
+// Blocking: Open, AppendAndWait, WaitForDurable, Compact, InstallSnapshot and the readers do
+// file I/O or wait; call them from control-plane threads, never from a shard. Append never
+// blocks on I/O (it waits for the log's lock only, which no one holds across I/O).
 #ifndef RINGWARD_REVOCATION_WAL_H_
 #define RINGWARD_REVOCATION_WAL_H_
 
@@ -69,6 +70,9 @@ struct WalRecoveryReport {
   // Files removed: segments wholly covered by the snapshot (an interrupted compaction),
   // leftover temporary files, older snapshots, a last segment with a torn header.
   std::vector<std::string> removed_files;
+  // An install (WriteAheadLog::InstallSnapshot) that was committed but interrupted before it
+  // had replaced the old files was finished: the LSN its snapshot covers (0: none).
+  uint64_t install_finished_lsn = 0;
 
   std::string ToString() const;
 };
@@ -154,6 +158,34 @@ class WriteAheadLog {
   absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> BeginSnapshot(uint64_t covered_lsn);
   absl::Status CommitSnapshot(std::unique_ptr<WalSnapshotWriter> writer);
 
+  // InstallSnapshot replaces the whole log by a snapshot covering |covered_lsn| holding
+  // |records| (their lsn fields are ignored): a follower bootstrapping from its leader. The
+  // log may be empty, behind covered_lsn or ahead of it (a follower whose own history the
+  // leader's replaced): either way every existing segment and snapshot goes, and afterwards
+  // snapshot_lsn() == durable_lsn() == covered_lsn, oldest_lsn() == covered_lsn + 1 and the next
+  // Append gets covered_lsn + 1. Crash-safe: the commit point is the durable rename of
+  // install-<LSN>.snap; a crash before it leaves the old log, after it Open finishes the
+  // install (wal_format.md, "Installing a snapshot").
+  //
+  // Concurrency: it waits for the batch the sync thread is writing, if any, and holds the sync
+  // thread off until it is done. Appends still queued when it starts, and appends made while
+  // it runs, are not written: they fail with FailedPrecondition (they were made against the
+  // history being replaced), answered on the sync thread once the install is over. Readers of
+  // the old log get OutOfRange from their next Next; NewReader is Unavailable during an install.
+  // Never call it from an append callback (it waits for the sync thread); one install at a time.
+  //
+  // Errors: InvalidArgument (covered_lsn 0 or UINT64_MAX, a bad record), Unavailable if the
+  // log has failed. A failure before the commit point leaves the log as it was and healthy; a
+  // failure after it stops the log (healthy() false, like a failed fdatasync) and the next
+  // Open finishes the install.
+  absl::Status InstallSnapshot(uint64_t covered_lsn, absl::Span<const WalRecord> records);
+  // BeginInstall and CommitInstall do the same for a snapshot too large to hold as a vector
+  // (streamed from the leader): add its records to the writer, then commit it. The writer's
+  // temporary file is install-<LSN>.snap.tmp, so a compaction running meanwhile is not
+  // disturbed (but it is refused at its commit: the history it describes is gone).
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> BeginInstall(uint64_t covered_lsn);
+  absl::Status CommitInstall(std::unique_ptr<WalSnapshotWriter> writer);
+
   // NewSnapshotReader reads the current snapshot (NotFound if there is none). Replay at start
   // is: the snapshot's records, then NewReader(snapshot_lsn() + 1).
   absl::StatusOr<std::unique_ptr<WalSnapshotReader>> NewSnapshotReader();
@@ -195,6 +227,13 @@ class WriteAheadLog {
 
   WriteAheadLog(std::string dir, const WalOptions& options, FileLayer* files);
   absl::Status Recover();
+  // FinishInstall does the part of an install after its commit point, on disk only: removes
+  // every segment and snapshot, syncs the directory, renames install-<lsn>.snap to
+  // snapshot-<lsn>.snap and syncs the directory again. Open and CommitInstall both use it.
+  absl::Status FinishInstall(uint64_t lsn, std::vector<std::string>* removed);
+  absl::StatusOr<std::unique_ptr<WalSnapshotWriter>> NewSnapshotWriter(uint64_t covered_lsn,
+                                                                       bool install);
+  absl::Status SwitchToInstalled(WalSnapshotWriter& writer);
   std::string PathOf(std::string_view name) const;
 
   // Sync thread.
@@ -202,6 +241,8 @@ class WriteAheadLog {
   void WriteBatch(std::vector<Pending>& batch);
   absl::Status FlushAndSync(uint64_t records);
   absl::Status StartSegment();  // also used by Recover before the thread starts
+  // CreateSegmentFile creates segment |first| with its header, durable (file and directory).
+  absl::StatusOr<std::unique_ptr<WritableFile>> CreateSegmentFile(uint64_t first);
   void Publish(uint64_t records, uint64_t bytes, int64_t sync_micros);
   absl::Status Fail(const absl::Status& cause);
 
@@ -222,8 +263,15 @@ class WriteAheadLog {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable durable_cv_;
+  // idle_cv_ wakes an install waiting for the sync thread to finish its batch.
+  std::condition_variable idle_cv_;
   std::vector<Pending> queue_;
   bool stopping_ = false;
+  // installing_: an install owns the files and the sync thread's state; the sync thread takes
+  // no batch and Append marks what it queues as refused. sync_busy_: the sync thread is
+  // writing or answering a batch.
+  bool installing_ = false;
+  bool sync_busy_ = false;
   absl::Status failure_;
   std::vector<Segment> segments_;  // oldest first; the last is being appended to
   uint64_t snapshot_lsn_ = 0;
@@ -237,13 +285,16 @@ class WriteAheadLog {
   // acquire, so a reader that sees LSN n durable also sees the segment bytes that hold it.
   std::atomic<uint64_t> durable_lsn_{0};
   std::atomic<bool> healthy_{true};
+  // generation_ counts committed installs. Readers and compactions remember it when they
+  // start and give up when it changed: the history they were reading or describing is gone.
+  std::atomic<uint64_t> generation_{0};
 
   // Owned by the sync thread (and by Open before the thread starts).
   std::unique_ptr<WritableFile> current_;
   uint64_t next_lsn_ = 1;
   std::string batch_buf_;
 
-  std::mutex compact_mu_;  // one compaction at a time
+  std::mutex compact_mu_;  // one compaction or install commit at a time
   std::thread sync_thread_;
 };
 
@@ -274,6 +325,7 @@ class WalReader {
   uint64_t segment_end_ = 0;  // durable end of the segment, as last seen
   bool sealed_ = false;       // no more records will be added to the segment
   uint64_t file_lsn_ = 0;     // LSN of the record at the cursor
+  uint64_t generation_ = 0;   // the log's install generation when the reader was made
 };
 
 // WalSnapshotReader iterates the records of one snapshot; record.lsn is the LSN it covers.
@@ -299,8 +351,8 @@ class WalSnapshotReader {
 };
 
 // WalSnapshotWriter accumulates the records of a snapshot in a temporary file; it becomes the
-// snapshot only through WriteAheadLog::CommitSnapshot. Destroyed uncommitted, it removes the
-// temporary file.
+// snapshot only through WriteAheadLog::CommitSnapshot (from BeginSnapshot) or CommitInstall
+// (from BeginInstall). Destroyed uncommitted, it removes the temporary file.
 class WalSnapshotWriter {
  public:
   ~WalSnapshotWriter();
@@ -322,6 +374,8 @@ class WalSnapshotWriter {
   std::string buf_;
   absl::Status error_;
   bool committed_ = false;
+  bool install_ = false;     // made by BeginInstall
+  uint64_t generation_ = 0;  // the log's install generation at BeginSnapshot
 };
 
 }  // namespace ringward::revocation

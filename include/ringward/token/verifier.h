@@ -46,6 +46,9 @@ struct VerifyPolicy {
   // RFC 9068 access-token profile: typ at+jwt (or application/at+jwt), and iss, exp, aud, sub,
   // client_id, iat, jti all required.
   bool access_token_profile = false;
+  // allow_no_keys lets Create accept an empty key set (every token is then refused as
+  // unknown_key): a replication follower whose keys arrive from its leader's log.
+  bool allow_no_keys = false;
   // Further required claims (ClaimBit mask); exp is always required.
   uint32_t required_claims = kClaimExp;
   size_t max_token_size = kDefaultMaxTokenSize;

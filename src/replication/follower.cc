@@ -1,0 +1,970 @@
+// replication/follower.cc: see follower.h; the wire protocol is in protocol.md.
+//
+// The follower thread does all socket I/O on a non-blocking socket, waiting with poll() on the
+// socket and an eventfd together: the eventfd is how Stop() interrupts a connect, a handshake, a
+// read or a backoff at once, and poll's timeout is how a leader that sends nothing (not even a
+// heartbeat) is noticed and dropped.
+#include "replication/follower.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "openssl/crypto.h"
+#include "openssl/err.h"
+#include "openssl/x509.h"
+#include "replication/protocol.h"
+#include "ringward/base/json.h"
+#include "ringward/base/strings.h"
+
+namespace ringward::replication {
+namespace {
+
+using revocation::WalRecord;
+using revocation::wal_format::RecordView;
+
+// kMaxResponseHeadBytes bounds the leader's status line and headers.
+constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
+// kMaxErrorBodyBytes bounds how much of a non-200 answer's body is read into last_error.
+constexpr size_t kMaxErrorBodyBytes = 512;
+constexpr size_t kReadChunk = 64 * 1024;
+// kMaxGatherBytes: once data is flowing, up to this much that is already readable is taken
+// before the records are handed to the sink, so one fsync covers many records.
+constexpr size_t kMaxGatherBytes = 1 << 20;
+// kMaxBatchRecords bounds one Apply call (and the memory it holds).
+constexpr size_t kMaxBatchRecords = 4096;
+
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ErrnoText(int err) {
+  char buf[128];
+  return std::string(strerror_r(err, buf, sizeof(buf)));  // GNU strerror_r: returns the text
+}
+
+// SslErrorText drains BoringSSL's error queue into one line.
+std::string SslErrorText() {
+  std::string text;
+  while (uint32_t e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!text.empty()) {
+      text.append("; ");
+    }
+    text.append(buf);
+  }
+  return text.empty() ? std::string("no further detail") : text;
+}
+
+// Printable keeps the printable ASCII of leader-supplied text (a status reason, an error body),
+// so last_error stays one clean line of valid UTF-8.
+std::string Printable(std::string_view s, size_t max) {
+  std::string out;
+  for (char c : s.substr(0, std::min(s.size(), max))) {
+    out.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
+  }
+  while (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(ToAbsl(a), ToAbsl(b));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool IsDiverged(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition &&
+         ToStd(status.message()).find("diverged") != std::string_view::npos;
+}
+
+// ResponseHead is the leader's status line and the headers the follower cares about.
+struct ResponseHead {
+  int code = 0;
+  std::string reason;
+  std::string content_type;
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  bool has_transfer_encoding = false;
+};
+
+absl::StatusOr<ResponseHead> ParseResponseHead(std::string_view head) {
+  ResponseHead out;
+  size_t eol = head.find("\r\n");
+  const std::string_view status_line = head.substr(0, eol);
+  // "HTTP/1.1 200 OK": version, space, three digits, then an optional space and reason.
+  if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/" || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
+    return absl::UnavailableError(
+        absl::StrCat("leader sent a malformed status line: \"", Printable(status_line, 80), "\""));
+  }
+  for (size_t i = 9; i < 12; ++i) {
+    if (status_line[i] < '0' || status_line[i] > '9') {
+      return absl::UnavailableError(absl::StrCat("leader sent a malformed status line: \"",
+                                                 Printable(status_line, 80), "\""));
+    }
+    out.code = out.code * 10 + (status_line[i] - '0');
+  }
+  if (status_line.size() > 13) {
+    out.reason = Printable(status_line.substr(13), 80);
+  }
+  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  while (!rest.empty()) {
+    eol = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    if (line.empty()) {
+      break;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      return absl::UnavailableError(
+          absl::StrCat("leader sent a malformed header line: \"", Printable(line, 80), "\""));
+    }
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = Trim(line.substr(colon + 1));
+    if (EqualsIgnoreCase(name, "content-type")) {
+      out.content_type = std::string(value);
+    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
+      out.has_transfer_encoding = true;
+    } else if (EqualsIgnoreCase(name, "content-length")) {
+      uint64_t n = 0;
+      if (value.empty() || value.size() > 12) {
+        return absl::UnavailableError("leader sent a malformed Content-Length");
+      }
+      for (char c : value) {
+        if (c < '0' || c > '9') {
+          return absl::UnavailableError("leader sent a malformed Content-Length");
+        }
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+      }
+      out.has_content_length = true;
+      out.content_length = n;
+    }
+  }
+  return out;
+}
+
+// MediaTypeMatches compares a Content-Type value's media type (parameters ignored).
+bool MediaTypeMatches(std::string_view content_type, std::string_view expected) {
+  const size_t semicolon = content_type.find(';');
+  return EqualsIgnoreCase(Trim(content_type.substr(0, semicolon)), expected);
+}
+
+// Connection is one TCP + TLS connection to the leader, used by the follower thread only.
+// Every wait also watches |wake_fd| and ends with Cancelled once Stop() signalled it.
+class Connection {
+ public:
+  Connection(int wake_fd, int64_t io_timeout_ms) : wake_fd_(wake_fd), timeout_ms_(io_timeout_ms) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    ssl_.reset();  // no close_notify: the stream is read-only and ends by closing
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+
+  // Connect resolves the endpoint, connects (trying each address in turn) and completes a
+  // verified TLS handshake.
+  absl::Status Connect(const ReplicationClient::Endpoint& endpoint, SSL_CTX* ctx) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (endpoint.host_is_ip ? AI_NUMERICHOST : 0);
+    addrinfo* found = nullptr;
+    const int gai = getaddrinfo(endpoint.host.c_str(), endpoint.port.c_str(), &hints, &found);
+    if (gai != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot resolve leader host ", endpoint.host, ": ", gai_strerror(gai)));
+    }
+    absl::Status last = absl::UnavailableError("leader host has no address");
+    for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+      last = ConnectTo(ai, endpoint.host_header);
+      if (last.ok() || last.code() == absl::StatusCode::kCancelled) {
+        break;
+      }
+    }
+    freeaddrinfo(found);
+    if (!last.ok()) {
+      return last;
+    }
+    return Handshake(endpoint, ctx);
+  }
+
+  absl::Status WriteAll(std::string_view data) {
+    while (!data.empty()) {
+      const int n = SSL_write(ssl_.get(), data.data(),
+                              static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
+      if (n > 0) {
+        data.remove_prefix(static_cast<size_t>(n));
+        continue;
+      }
+      const int err = SSL_get_error(ssl_.get(), n);
+      absl::Status waited;
+      if (err == SSL_ERROR_WANT_WRITE) {
+        waited = Wait(POLLOUT, timeout_ms_, "sending the request");
+      } else if (err == SSL_ERROR_WANT_READ) {
+        waited = Wait(POLLIN, timeout_ms_, "sending the request");
+      } else {
+        return absl::UnavailableError(
+            absl::StrCat("sending the request to the leader failed: ", IoErrorText(err)));
+      }
+      if (!waited.ok()) {
+        return waited;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Read reads up to |n| bytes into |buf|. With |wait| it waits (each wait at most the io
+  // timeout) until at least one byte arrives; without, it returns 0 when nothing is readable
+  // yet. Sets |*eof| and returns 0 when the leader closed the connection.
+  absl::StatusOr<size_t> Read(char* buf, size_t n, bool wait, bool* eof) {
+    *eof = false;
+    for (;;) {
+      const int r = SSL_read(ssl_.get(), buf, static_cast<int>(n));
+      if (r > 0) {
+        return static_cast<size_t>(r);
+      }
+      const int err = SSL_get_error(ssl_.get(), r);
+      if (err == SSL_ERROR_ZERO_RETURN) {
+        *eof = true;
+        return 0;
+      }
+      if (err == SSL_ERROR_SYSCALL && r == 0 && ERR_peek_error() == 0) {
+        // A close without close_notify. The stream is delimited by the close anyway, and every
+        // frame carries its own checksum, so a cut can only lose a partial frame.
+        *eof = true;
+        return 0;
+      }
+      absl::Status waited;
+      if (err == SSL_ERROR_WANT_READ) {
+        if (!wait) {
+          return 0;
+        }
+        waited = Wait(POLLIN, timeout_ms_, "reading from the leader");
+      } else if (err == SSL_ERROR_WANT_WRITE) {
+        waited = Wait(POLLOUT, timeout_ms_, "reading from the leader");
+      } else {
+        return absl::UnavailableError(
+            absl::StrCat("reading from the leader failed: ", IoErrorText(err)));
+      }
+      if (!waited.ok()) {
+        return waited;
+      }
+    }
+  }
+
+ private:
+  absl::Status ConnectTo(const addrinfo* ai, const std::string& where) {
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    fd_ = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+      return absl::UnavailableError(absl::StrCat("socket(): ", ErrnoText(errno)));
+    }
+    if (connect(fd_, ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot connect to leader ", where, ": ", ErrnoText(errno)));
+      }
+      absl::Status waited = Wait(POLLOUT, timeout_ms_, "connecting");
+      if (!waited.ok()) {
+        return waited;
+      }
+      int so_error = 0;
+      socklen_t len = sizeof(so_error);
+      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
+        so_error = errno;
+      }
+      if (so_error != 0) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot connect to leader ", where, ": ", ErrnoText(so_error)));
+      }
+    }
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return absl::OkStatus();
+  }
+
+  absl::Status Handshake(const ReplicationClient::Endpoint& endpoint, SSL_CTX* ctx) {
+    ssl_.reset(SSL_new(ctx));
+    if (!ssl_ || !SSL_set_fd(ssl_.get(), fd_)) {
+      return absl::InternalError(absl::StrCat("SSL_new: ", SslErrorText()));
+    }
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
+    if (endpoint.host_is_ip) {
+      // No SNI for an address (RFC 6066 §3): the certificate must carry it as an IP SAN.
+      if (!X509_VERIFY_PARAM_set1_ip_asc(param, endpoint.host.c_str())) {
+        return absl::InternalError(absl::StrCat("X509_VERIFY_PARAM_set1_ip_asc: ", SslErrorText()));
+      }
+    } else {
+      if (!SSL_set_tlsext_host_name(ssl_.get(), endpoint.host.c_str()) ||
+          !X509_VERIFY_PARAM_set1_host(param, endpoint.host.data(), endpoint.host.size())) {
+        return absl::InternalError(absl::StrCat("setting the leader host name: ", SslErrorText()));
+      }
+    }
+    static constexpr uint8_t kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_set_alpn_protos(ssl_.get(), kAlpn, sizeof(kAlpn));
+    const int64_t deadline = SteadyNowMs() + timeout_ms_;
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_connect(ssl_.get());
+      if (r == 1) {
+        break;
+      }
+      const int err = SSL_get_error(ssl_.get(), r);
+      const int64_t left = deadline - SteadyNowMs();
+      absl::Status waited;
+      if (err == SSL_ERROR_WANT_READ) {
+        waited = Wait(POLLIN, std::max<int64_t>(left, 0), "in the TLS handshake");
+      } else if (err == SSL_ERROR_WANT_WRITE) {
+        waited = Wait(POLLOUT, std::max<int64_t>(left, 0), "in the TLS handshake");
+      } else {
+        const long verify = SSL_get_verify_result(ssl_.get());
+        if (verify != X509_V_OK) {
+          return absl::UnavailableError(absl::StrCat(
+              "TLS certificate verification of leader ", endpoint.host_header,
+              " failed: ", X509_verify_cert_error_string(verify),
+              " (the certificate must chain to ca_file and name the leader's host or address)"));
+        }
+        return absl::UnavailableError(absl::StrCat(
+            "TLS handshake with leader ", endpoint.host_header, " failed: ", IoErrorText(err)));
+      }
+      if (!waited.ok()) {
+        return waited;
+      }
+    }
+    // SSL_VERIFY_PEER already failed the handshake on a bad chain; check again so that no
+    // configuration slip can let an unverified leader through.
+    const bssl::UniquePtr<X509> peer(SSL_get_peer_certificate(ssl_.get()));
+    const long verify = SSL_get_verify_result(ssl_.get());
+    if (peer == nullptr || verify != X509_V_OK) {
+      return absl::UnavailableError(
+          absl::StrCat("TLS certificate verification of leader ", endpoint.host_header,
+                       " failed: ", X509_verify_cert_error_string(verify)));
+    }
+    return absl::OkStatus();
+  }
+
+  // IoErrorText describes a failed SSL_* call from SSL_get_error's |err|.
+  std::string IoErrorText(int err) {
+    if (err == SSL_ERROR_SYSCALL) {
+      const int saved = errno;
+      const std::string queue = SslErrorText();
+      return saved != 0 ? ErrnoText(saved) : queue;
+    }
+    return SslErrorText();
+  }
+
+  // Wait polls the socket for |events| and the wake eventfd. OK when the socket is ready (or in
+  // error: the next call reports it), Cancelled when Stop() was called, DeadlineExceeded after
+  // |timeout_ms|.
+  absl::Status Wait(short events, int64_t timeout_ms, const char* doing) {
+    const int64_t deadline = SteadyNowMs() + timeout_ms;
+    for (;;) {
+      pollfd fds[2] = {{fd_, events, 0}, {wake_fd_, POLLIN, 0}};
+      const int64_t left = std::max<int64_t>(deadline - SteadyNowMs(), 0);
+      const int n = poll(fds, 2, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return absl::InternalError(absl::StrCat("poll(): ", ErrnoText(errno)));
+      }
+      if (fds[1].revents != 0) {
+        return absl::CancelledError("replication client stopping");
+      }
+      if (fds[0].revents != 0) {
+        return absl::OkStatus();
+      }
+      if (SteadyNowMs() >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("leader sent nothing for ", timeout_ms, " ms ", doing, "; reconnecting"));
+      }
+    }
+  }
+
+  const int wake_fd_;
+  const int64_t timeout_ms_;
+  int fd_ = -1;
+  bssl::UniquePtr<SSL> ssl_;
+};
+
+}  // namespace
+
+absl::StatusOr<ReplicationClient::Endpoint> ReplicationClient::ParseLeaderUrl(
+    const std::string& url) {
+  const auto bad = [&url](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replication leader \"", Printable(url, 200), "\": ", std::string(why),
+        " (expected https://host:port, e.g. https://127.0.0.1:8445 or https://[::1]:8445)"));
+  };
+  constexpr std::string_view kScheme = "https://";
+  std::string_view rest = url;
+  if (rest.size() < kScheme.size() || !EqualsIgnoreCase(rest.substr(0, kScheme.size()), kScheme)) {
+    return bad("must start with https:// (replication always uses TLS)");
+  }
+  rest.remove_prefix(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') {
+    rest.remove_suffix(1);
+  }
+  if (rest.find_first_of("/?#@") != std::string_view::npos) {
+    return bad("must not have a path, query, fragment or user name");
+  }
+  Endpoint endpoint;
+  std::string_view host;
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) {
+      return bad("unterminated [IPv6 address]");
+    }
+    host = rest.substr(1, close - 1);
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        return bad("unexpected text after the [IPv6 address]");
+      }
+      port = rest.substr(1);
+      if (port.empty()) {
+        return bad("empty port");
+      }
+    }
+    in6_addr addr6;
+    if (!inet_pton(AF_INET6, std::string(host).c_str(), &addr6)) {
+      return bad("not a valid IPv6 address in brackets");
+    }
+    endpoint.host_is_ip = true;
+  } else {
+    const size_t colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      if (port.empty()) {
+        return bad("empty port");
+      }
+    }
+    if (host.empty()) {
+      return bad("no host");
+    }
+    for (char c : host) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.';
+      if (!ok) {
+        return bad("the host may hold only letters, digits, '-' and '.' (IPv6 goes in [])");
+      }
+    }
+    in_addr addr4;
+    endpoint.host_is_ip = inet_pton(AF_INET, std::string(host).c_str(), &addr4) == 1;
+  }
+  if (port.empty()) {
+    port = "443";
+  }
+  uint32_t port_value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || port_value > 65535) {
+      return bad("the port must be a number from 1 to 65535");
+    }
+    port_value = port_value * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (port_value == 0 || port_value > 65535) {
+    return bad("the port must be a number from 1 to 65535");
+  }
+  endpoint.host = std::string(host);
+  endpoint.port = absl::StrCat(port_value);
+  const bool is_v6 = endpoint.host.find(':') != std::string::npos;
+  endpoint.host_header = is_v6 ? absl::StrCat("[", endpoint.host, "]:", endpoint.port)
+                               : absl::StrCat(endpoint.host, ":", endpoint.port);
+  return endpoint;
+}
+
+absl::StatusOr<std::unique_ptr<ReplicationClient>> ReplicationClient::Start(FollowerOptions options,
+                                                                            ReplicaSink* sink) {
+  if (sink == nullptr) {
+    return absl::InvalidArgumentError("replication client needs a sink");
+  }
+  absl::StatusOr<Endpoint> endpoint = ParseLeaderUrl(options.leader_url);
+  if (!endpoint.ok()) {
+    return endpoint.status();
+  }
+  if (!IsValidCredential(options.credential)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replication credential must be ", kMinCredentialBytes, "..", kMaxCredentialBytes,
+        " characters of A-Z a-z 0-9 - . _ ~ + / (then optional '='); check "
+        "[replication] credential_file"));
+  }
+  if (options.max_staleness_ms <= 0 || options.backoff_initial_ms <= 0 ||
+      options.backoff_max_ms < options.backoff_initial_ms || options.io_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        "replication timings must be positive: max_staleness_ms > 0, 0 < backoff_initial_ms <= "
+        "backoff_max_ms, io_timeout_ms >= 0");
+  }
+  if (options.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "replication needs ca_file: the PEM CA bundle that the leader's certificate chains to");
+  }
+  if (access(options.ca_file.c_str(), R_OK) != 0) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("replication ca_file ", options.ca_file, " cannot be read: ", ErrnoText(err));
+    return err == ENOENT ? absl::NotFoundError(message) : absl::FailedPreconditionError(message);
+  }
+
+  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  if (!ctx || !SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) ||
+      !SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION)) {
+    return absl::InternalError(absl::StrCat("SSL_CTX_new: ", SslErrorText()));
+  }
+  ERR_clear_error();
+  if (!SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr)) {
+    return absl::InvalidArgumentError(absl::StrCat("replication ca_file ", options.ca_file,
+                                                   " holds no usable PEM certificate (",
+                                                   SslErrorText(), ")"));
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd < 0) {
+    return absl::InternalError(absl::StrCat("eventfd(): ", ErrnoText(errno)));
+  }
+  std::unique_ptr<ReplicationClient> client(new ReplicationClient(
+      std::move(options), sink, *std::move(endpoint), std::move(ctx), wake_fd));
+  client->thread_ = std::thread([c = client.get()] { c->Run(); });
+  return client;
+}
+
+ReplicationClient::ReplicationClient(FollowerOptions options, ReplicaSink* sink, Endpoint endpoint,
+                                     bssl::UniquePtr<SSL_CTX> ctx, int wake_fd)
+    : options_(std::move(options)),
+      sink_(sink),
+      endpoint_(std::move(endpoint)),
+      ctx_(std::move(ctx)),
+      wake_fd_(wake_fd),
+      io_timeout_ms_(options_.io_timeout_ms > 0 ? options_.io_timeout_ms
+                                                : options_.max_staleness_ms) {}
+
+ReplicationClient::~ReplicationClient() {
+  Stop();
+  close(wake_fd_);
+}
+
+void ReplicationClient::Stop() {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  stopping_.store(true, std::memory_order_relaxed);
+  // The eventfd counter is never read back, so it stays readable: every later wait of the
+  // thread returns at once too.
+  const uint64_t one = 1;
+  while (write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+int64_t ReplicationClient::ms_since_last_frame() const {
+  const int64_t last = last_frame_ms_.load(std::memory_order_relaxed);
+  if (last < 0) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return std::max<int64_t>(SteadyNowMs() - last, 0);
+}
+
+bool ReplicationClient::stale() const { return ms_since_last_frame() > options_.max_staleness_ms; }
+
+uint64_t ReplicationClient::lag_records() const {
+  const uint64_t leader = leader_lsn();
+  const uint64_t applied = applied_lsn();
+  return leader > applied ? leader - applied : 0;
+}
+
+std::string ReplicationClient::last_error() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return last_error_;
+}
+
+void ReplicationClient::SetError(const std::string& error) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  last_error_ = error;
+}
+
+void ReplicationClient::NoteFrame() {
+  last_frame_ms_.store(SteadyNowMs(), std::memory_order_relaxed);
+}
+
+void ReplicationClient::Run() {
+  // BoringSSL writes with write(2), which raises SIGPIPE on a connection the leader closed. The
+  // server ignores SIGPIPE, but the client must not depend on it: with the signal blocked on
+  // this thread, a write to a closed socket just fails with EPIPE.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
+  applied_lsn_.store(sink_->DurableLsn(), std::memory_order_relaxed);
+  int64_t backoff_ms = options_.backoff_initial_ms;
+  bool first = true;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (!first) {
+      reconnects_.fetch_add(1, std::memory_order_relaxed);
+    }
+    first = false;
+    bool streamed = false;
+    const absl::Status status = Session(&streamed);
+    connected_.store(false, std::memory_order_relaxed);
+    if (stopping_.load(std::memory_order_relaxed)) {
+      break;
+    }
+    SetError(std::string(status.message()));
+    if (diverged_.load(std::memory_order_relaxed)) {
+      break;  // a follower ahead of (or different from) its leader must not go on guessing
+    }
+    const int64_t delay_ms = streamed ? options_.backoff_initial_ms : backoff_ms;
+    backoff_ms = std::min(delay_ms * 2, options_.backoff_max_ms);
+    pollfd wake = {wake_fd_, POLLIN, 0};
+    const int64_t deadline = SteadyNowMs() + delay_ms;
+    for (;;) {
+      const int64_t left = deadline - SteadyNowMs();
+      if (left <= 0 || poll(&wake, 1, static_cast<int>(left)) > 0) {
+        break;
+      }
+    }
+  }
+}
+
+absl::Status ReplicationClient::Session(bool* streamed) {
+  Connection conn(wake_fd_, io_timeout_ms_);
+  absl::Status status = conn.Connect(endpoint_, ctx_.get());
+  if (!status.ok()) {
+    return status;
+  }
+  const uint64_t from = sink_->DurableLsn() + 1;
+  applied_lsn_.store(from - 1, std::memory_order_relaxed);
+  std::string request =
+      absl::StrCat("GET ", std::string(kStreamPath), "?from=", from,
+                   " HTTP/1.1\r\nHost: ", endpoint_.host_header, "\r\nAuthorization: Bearer ",
+                   options_.credential, "\r\nUser-Agent: ringward-follower\r\n\r\n");
+  status = conn.WriteAll(request);
+  OPENSSL_cleanse(request.data(), request.size());  // the secret does not linger in freed memory
+  if (!status.ok()) {
+    return status;
+  }
+
+  // Status line and headers.
+  std::vector<char> buf(kReadChunk);
+  std::string head;
+  size_t head_end = std::string::npos;
+  bool eof = false;
+  while (head_end == std::string::npos) {
+    absl::StatusOr<size_t> n = conn.Read(buf.data(), buf.size(), /*wait=*/true, &eof);
+    if (!n.ok()) {
+      return n.status();
+    }
+    if (eof) {
+      return absl::UnavailableError("leader closed the connection before answering");
+    }
+    head.append(buf.data(), *n);
+    head_end = head.find("\r\n\r\n");
+    if (head_end == std::string::npos && head.size() > kMaxResponseHeadBytes) {
+      return absl::UnavailableError("leader's response headers are too large");
+    }
+  }
+  absl::StatusOr<ResponseHead> response =
+      ParseResponseHead(std::string_view(head).substr(0, head_end + 2));
+  if (!response.ok()) {
+    return response.status();
+  }
+  std::string_view body = std::string_view(head).substr(head_end + 4);
+
+  if (response->code != 200) {
+    // Read a little of the body for the message (the 409's JSON says why); a read error here
+    // changes nothing, the status code decides.
+    std::string text(body.substr(0, kMaxErrorBodyBytes));
+    const size_t want = response->has_content_length
+                            ? std::min<uint64_t>(response->content_length, kMaxErrorBodyBytes)
+                            : kMaxErrorBodyBytes;
+    while (text.size() < want && !eof) {
+      absl::StatusOr<size_t> n = conn.Read(buf.data(), buf.size(), /*wait=*/true, &eof);
+      if (!n.ok()) {
+        break;
+      }
+      text.append(buf.data(), std::min(*n, kMaxErrorBodyBytes));
+    }
+    const std::string detail = absl::StrCat(response->code, " ", response->reason,
+                                            text.empty() ? "" : ": ", Printable(text, want));
+    if (response->code == 401 || response->code == 403) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("leader refused the replication credential (", detail,
+                       "); check [replication] credential_file on both nodes"));
+    }
+    if (response->code == 409) {
+      diverged_.store(true, std::memory_order_relaxed);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "diverged: the leader refused to stream from LSN ", from, " (", detail,
+          "); replication stopped: rebuild this follower's data directory from the leader"));
+    }
+    return absl::UnavailableError(absl::StrCat("leader answered ", detail));
+  }
+  if (!MediaTypeMatches(response->content_type, kStreamContentType)) {
+    return absl::UnavailableError(absl::StrCat(
+        "leader answered 200 with Content-Type \"", Printable(response->content_type, 100),
+        "\", not ", std::string(kStreamContentType), " (is the URL a ringward replication port?)"));
+  }
+  if (response->has_transfer_encoding) {
+    return absl::UnavailableError(
+        "leader answered with a Transfer-Encoding; the stream must run until the connection "
+        "closes");
+  }
+  connected_.store(true, std::memory_order_relaxed);
+
+  FrameReader reader;
+  reader.Feed(body);
+  uint64_t expected = from;  // the next record's LSN
+  std::vector<WalRecord> batch;
+  bool in_snapshot = false;
+  uint64_t snapshot_lsn = 0;
+  std::vector<WalRecord> snapshot;
+
+  const auto flush = [&]() -> absl::Status {
+    if (batch.empty()) {
+      return absl::OkStatus();
+    }
+    const uint64_t first_lsn = batch.front().lsn;
+    const uint64_t last_lsn = batch.back().lsn;
+    const size_t count = batch.size();
+    std::vector<WalRecord> records;
+    records.swap(batch);
+    absl::Status applied = sink_->Apply(std::move(records));
+    if (!applied.ok()) {
+      if (IsDiverged(applied)) {
+        diverged_.store(true, std::memory_order_relaxed);
+      }
+      return absl::Status(applied.code(), absl::StrCat("applying records ", first_lsn, "..",
+                                                       last_lsn, " failed: ", applied.message()));
+    }
+    applied_lsn_.store(last_lsn, std::memory_order_relaxed);
+    applied_records_.fetch_add(count, std::memory_order_relaxed);
+    return absl::OkStatus();
+  };
+
+  const auto handle = [&](const RecordView& frame) -> absl::Status {
+    if (frame.type == kFrameHeartbeat) {
+      uint64_t lsn = 0;
+      int64_t unix_ms = 0;
+      if (!DecodeHeartbeat(frame, &lsn, &unix_ms)) {
+        return absl::UnavailableError("leader sent a malformed heartbeat");
+      }
+      if (lsn + 1 < expected) {
+        return absl::UnavailableError(absl::StrCat("leader's heartbeat says its durable LSN is ",
+                                                   lsn, " but it already sent LSN ", expected - 1));
+      }
+      leader_lsn_.store(lsn, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+    if (frame.type == kFrameSnapshotBegin) {
+      if (in_snapshot) {
+        return absl::UnavailableError("leader began a snapshot inside a snapshot");
+      }
+      if (frame.lsn + 1 < expected) {
+        return absl::UnavailableError(absl::StrCat("leader sent a snapshot covering LSN ",
+                                                   frame.lsn, " but this follower already has LSN ",
+                                                   expected - 1));
+      }
+      absl::Status flushed = flush();  // the records before it land first, in order
+      if (!flushed.ok()) {
+        return flushed;
+      }
+      in_snapshot = true;
+      snapshot_lsn = frame.lsn;
+      snapshot.clear();
+      return absl::OkStatus();
+    }
+    if (frame.type == kFrameSnapshotEnd) {
+      uint64_t lsn = 0;
+      uint64_t records = 0;
+      if (!DecodeSnapshotEnd(frame, &lsn, &records)) {
+        return absl::UnavailableError("leader sent a malformed snapshot end");
+      }
+      if (!in_snapshot || lsn != snapshot_lsn || records != snapshot.size()) {
+        return absl::UnavailableError(absl::StrCat(
+            "leader's snapshot end (LSN ", lsn, ", ", records,
+            " records) does not match what was received (",
+            in_snapshot ? absl::StrCat("LSN ", snapshot_lsn, ", ", snapshot.size(), " records")
+                        : std::string("no snapshot begun"),
+            ")"));
+      }
+      in_snapshot = false;
+      absl::Status installed = sink_->InstallSnapshot(snapshot_lsn, std::move(snapshot));
+      snapshot.clear();
+      if (!installed.ok()) {
+        if (IsDiverged(installed)) {
+          diverged_.store(true, std::memory_order_relaxed);
+        }
+        return absl::Status(installed.code(),
+                            absl::StrCat("installing the leader's snapshot at LSN ", snapshot_lsn,
+                                         " failed: ", installed.message()));
+      }
+      expected = snapshot_lsn + 1;
+      applied_lsn_.store(snapshot_lsn, std::memory_order_relaxed);
+      if (leader_lsn_.load(std::memory_order_relaxed) < snapshot_lsn) {
+        leader_lsn_.store(snapshot_lsn, std::memory_order_relaxed);
+      }
+      return absl::OkStatus();
+    }
+    if (IsControlFrame(frame.type)) {
+      return absl::OkStatus();  // a control frame from a newer leader: ignored by design
+    }
+    if (in_snapshot) {
+      // protocol.md sends snapshot records with lsn 0; the covered LSN is tolerated too.
+      if (frame.lsn != 0 && frame.lsn != snapshot_lsn) {
+        return absl::UnavailableError(
+            absl::StrCat("leader sent a snapshot record with LSN ", frame.lsn, " (expected 0)"));
+      }
+      snapshot.push_back(WalRecord{snapshot_lsn, frame.type, std::string(frame.payload)});
+      return absl::OkStatus();
+    }
+    if (frame.lsn != expected) {
+      return absl::UnavailableError(
+          absl::StrCat("leader sent LSN ", frame.lsn, " where LSN ", expected, " was due"));
+    }
+    batch.push_back(WalRecord{frame.lsn, frame.type, std::string(frame.payload)});
+    ++expected;
+    if (leader_lsn_.load(std::memory_order_relaxed) < frame.lsn) {
+      leader_lsn_.store(frame.lsn, std::memory_order_relaxed);
+    }
+    if (batch.size() >= kMaxBatchRecords) {
+      return flush();
+    }
+    return absl::OkStatus();
+  };
+
+  for (;;) {
+    for (;;) {
+      RecordView frame;
+      absl::StatusOr<bool> next = reader.Next(&frame);
+      if (!next.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("leader sent a damaged frame: ", next.status().message()));
+      }
+      if (!*next) {
+        break;
+      }
+      NoteFrame();
+      *streamed = true;
+      status = handle(frame);
+      if (!status.ok()) {
+        return status;
+      }
+    }
+    status = flush();
+    if (!status.ok()) {
+      return status;
+    }
+    if (stopping_.load(std::memory_order_relaxed)) {
+      return absl::CancelledError("replication client stopping");
+    }
+    // Wait for data, then take whatever else is already readable, so that a burst of records
+    // reaches the sink as one batch.
+    size_t gathered = 0;
+    bool wait = true;
+    while (gathered < kMaxGatherBytes) {
+      absl::StatusOr<size_t> n = conn.Read(buf.data(), buf.size(), wait, &eof);
+      if (!n.ok()) {
+        return n.status();
+      }
+      if (eof) {
+        if (gathered > 0) {
+          break;  // apply what arrived, then see the close on the next turn
+        }
+        return absl::UnavailableError("leader closed the stream");
+      }
+      if (*n == 0) {
+        break;
+      }
+      reader.Feed(std::string_view(buf.data(), *n));
+      gathered += *n;
+      wait = false;
+    }
+  }
+}
+
+void ReplicationClient::RenderMetrics(std::string* out) const {
+  const auto gauge = [out](std::string_view name, std::string_view type, std::string_view help,
+                           const std::string& value) {
+    absl::StrAppend(out, "# HELP ringward_replication_", std::string(name), " ", std::string(help),
+                    "\n# TYPE ringward_replication_", std::string(name), " ", std::string(type),
+                    "\nringward_replication_", std::string(name), " ", value, "\n");
+  };
+  const int64_t since = ms_since_last_frame();
+  const bool never = since == std::numeric_limits<int64_t>::max();
+  gauge("connected", "gauge", "1 while the stream from the leader is open.",
+        connected() ? "1" : "0");
+  gauge("leader_lsn", "gauge", "The leader's durable LSN by its last heartbeat or record.",
+        absl::StrCat(leader_lsn()));
+  gauge("applied_lsn", "gauge", "The last LSN persisted and applied on this follower.",
+        absl::StrCat(applied_lsn()));
+  gauge("lag_records", "gauge", "leader_lsn - applied_lsn.", absl::StrCat(lag_records()));
+  gauge("lag_ms", "gauge", "Milliseconds since the last frame from the leader (+Inf: none yet).",
+        never ? std::string("+Inf") : absl::StrCat(since));
+  gauge("stale", "gauge", "1 when no frame arrived for longer than max_staleness_ms.",
+        stale() ? "1" : "0");
+  gauge("diverged", "gauge", "1 when replication stopped because this follower diverged.",
+        diverged() ? "1" : "0");
+  gauge("reconnects_total", "counter", "Connection attempts to the leader after the first.",
+        absl::StrCat(reconnects()));
+  gauge("applied_records_total", "counter", "Records streamed from the leader and applied.",
+        absl::StrCat(applied_records()));
+}
+
+std::string ReplicationClient::StatusJson() const {
+  const int64_t since = ms_since_last_frame();
+  const bool never = since == std::numeric_limits<int64_t>::max();
+  std::string out = "{\"role\":\"follower\",\"leader\":";
+  json::AppendJsonString(&out, Printable(options_.leader_url, 1000));
+  absl::StrAppend(
+      &out, ",\"connected\":", connected() ? "true" : "false", ",\"leader_lsn\":", leader_lsn(),
+      ",\"applied_lsn\":", applied_lsn(), ",\"lag_records\":", lag_records(),
+      ",\"lag_ms\":", never ? std::string("null") : absl::StrCat(since),
+      ",\"stale\":", stale() ? "true" : "false", ",\"diverged\":", diverged() ? "true" : "false",
+      ",\"reconnects\":", reconnects(), ",\"last_error\":");
+  json::AppendJsonString(&out, last_error());
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace ringward::replication
