@@ -1417,6 +1417,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   server.StringArray("plain_listen", &s.plain_listen,
                      [&base_dir](std::string* v) { return PlainListenProblem(base_dir, v); });
   server.Int("shards", &s.shards, 0, 1024);
+  server.Bool("pin_shards", &config.server.pin_shards);
   server.Int("max_connections_per_shard", &s.max_connections_per_shard, 1, 1 << 20);
   server.Int("header_timeout_ms", &s.header_timeout_ms, 1, kIntMax);
   server.Int("idle_timeout_ms", &s.idle_timeout_ms, 1, kIntMax);
@@ -1596,6 +1597,7 @@ std::string RenderEffectiveConfig(const Config& config) {
   absl::StrAppend(&out, "listen = ", TomlStringArray(s.listen), "\n");
   absl::StrAppend(&out, "plain_listen = ", TomlStringArray(s.plain_listen), "\n");
   absl::StrAppend(&out, "shards = ", s.shards, "\n");
+  absl::StrAppend(&out, "pin_shards = ", TomlBool(config.server.pin_shards), "\n");
   absl::StrAppend(&out, "max_connections_per_shard = ", s.max_connections_per_shard, "\n");
   absl::StrAppend(&out, "header_timeout_ms = ", s.header_timeout_ms, "\n");
   absl::StrAppend(&out, "idle_timeout_ms = ", s.idle_timeout_ms, "\n");

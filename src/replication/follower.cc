@@ -620,8 +620,20 @@ std::string ReplicationClient::last_error() const {
 }
 
 void ReplicationClient::SetError(const std::string& error) {
-  std::lock_guard<std::mutex> lock(error_mu_);
-  last_error_ = error;
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    changed = last_error_ != error;
+    last_error_ = error;
+  }
+  // Logged when it changes, so a leader that stays away does not flood the journal while the
+  // client retries with backoff.
+  if (changed && options_.log) {
+    std::string line = "event=replication_stream_failed error=";
+    json::AppendJsonString(&line, error);
+    line.append(" action=\"reconnecting with backoff\"");
+    options_.log(4, line);
+  }
 }
 
 void ReplicationClient::NoteFrame() {

@@ -19,9 +19,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,6 +53,9 @@ struct FollowerOptions {
   // handshake that takes longer) is dropped and retried. 0: max_staleness_ms, so that a silent
   // leader is noticed by the time the follower is stale (the leader heartbeats every 200 ms).
   int64_t io_timeout_ms = 0;
+  // log, when set, receives one logfmt line when the reason the stream failed changes, with a
+  // syslog priority (4 warning); the server passes server::Log. Called from the client thread.
+  std::function<void(int priority, std::string_view line)> log;
 };
 
 // ReplicaSink is where replicated records go; the server's control plane implements it. Only

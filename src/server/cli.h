@@ -29,6 +29,8 @@ int RunWal(const Args& args);     // cli_admin.cc
 int RunClient(const Args& args);
 int RunUser(const Args& args);
 int RunKeys(const Args& args);
+// RunPromote: `ringward promote` (a follower becomes the leader; see README "Replication").
+int RunPromote(const Args& args);
 
 // ArgParser walks "--name value" / "--flag" pairs and positional arguments.
 class ArgParser {

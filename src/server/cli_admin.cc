@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "issuance/records.h"
 #include "ringward/base/json.h"
 #include "ringward/base/strings.h"
 #include "ringward/revocation/revocation_log.h"
@@ -139,7 +140,13 @@ int RunWal(const Args& args) {
   const std::string dir = WalDir(std::string(args[1]));
   if (args[0] == "dump") {
     revocation::WalDumpOptions options;
-    options.type_name = revocation::RevocationRecordTypeName;
+    options.type_name = [](uint16_t type) {
+      return issuance::IsIssuanceRecordType(type) ? issuance::IssuanceRecordTypeName(type)
+                                                  : revocation::RevocationRecordTypeName(type);
+    };
+    // Issuance records are JSON: show more of them. Secrets are never in the log (only hashes
+    // and public keys), so printing them is safe.
+    options.preview_bytes = 160;
     absl::Status s = revocation::DumpWal(dir, stdout, options);
     std::fflush(stdout);
     if (!s.ok()) {

@@ -14,7 +14,9 @@
 #include <initializer_list>
 #include <iostream>
 #include <map>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -146,7 +148,8 @@ bool HasStringMember(const std::string& body, std::string_view name) {
 // the answer: its body on stdout and 0 for a 2xx status, the server's error and 1 otherwise.
 // |*answer| receives the answer when not null.
 int CallAdmin(std::string_view command, AdminOptions options, std::string_view method,
-              const std::string& path, const std::string* body, HttpAnswer* answer = nullptr) {
+              const std::string& path, const std::string* body, HttpAnswer* answer = nullptr,
+              bool quiet = false) {
   options.Resolve();
   AdminEndpoint endpoint;
   std::string error;
@@ -175,6 +178,9 @@ int CallAdmin(std::string_view command, AdminOptions options, std::string_view m
   if (got.status < 200 || got.status > 299) {
     return Fail(absl::StrCat(std::string(command), " failed: HTTP ", got.status, ": ",
                              ServerError(got.body)));
+  }
+  if (quiet) {
+    return 0;
   }
   std::fwrite(got.body.data(), 1, got.body.size(), stdout);
   if (!got.body.empty() && got.body.back() != '\n') {
@@ -564,6 +570,37 @@ int RunKeys(const Args& args) {
     return CallAdmin(command, a.admin, "GET", "/admin/keys", nullptr);
   }
   return CallAdmin(command, a.admin, "POST", "/admin/keys/rotate", nullptr);
+}
+
+}  // namespace ringward::cli
+
+namespace ringward::cli {
+
+int RunPromote(const Args& args) {
+  constexpr std::string_view kCommand = "promote";
+  Parsed a;
+  if (int code = ParseArgs(std::string(kCommand), args, {}, 0, "", &a); code != 0) {
+    return code;
+  }
+  HttpAnswer answer;
+  if (int code = CallAdmin(kCommand, a.admin, "POST", "/admin/promote", nullptr, &answer);
+      code != 0) {
+    return code;
+  }
+  // The server stops its replication stream on its main thread; wait until it says "leader".
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpAnswer status;
+    if (CallAdmin(kCommand, a.admin, "GET", "/admin/replication", nullptr, &status,
+                  /*quiet=*/true) == 0 &&
+        status.body.find("\"role\":\"leader\"") != std::string::npos) {
+      std::fputs("promoted: this node is now the leader\n", stdout);
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Fail("promote: the node did not report role \"leader\" within 10 s; see its log and "
+              "GET /admin/replication");
 }
 
 }  // namespace ringward::cli

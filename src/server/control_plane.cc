@@ -869,6 +869,12 @@ void ControlPlane::Maintain(std::chrono::steady_clock::time_point now) {
     compaction_result_.Store(0);
     RefreshMetrics();
   }
+  if (appended_ == 0) {
+    // Nothing of the revocation path is in flight, so every durable record is applied (issuance
+    // records are applied before they are appended): /admin/wal and compaction may say so.
+    applied_lsn_ = std::max(applied_lsn_, wal_->durable_lsn());
+    applied_lsn_published_.Store(applied_lsn_);
+  }
   if (compacting_.Load() || !wal_->healthy() || apply_failed_) {
     return;
   }
@@ -895,6 +901,9 @@ void ControlPlane::StartCompaction() {
   // issuance/service.h) and replay idempotently, so the store may run ahead of |covered|.
   const uint64_t covered =
       appended_ == 0 ? std::max(applied_lsn_, wal_->durable_lsn()) : applied_lsn_;
+  if (covered <= wal_->snapshot_lsn()) {
+    return;  // revocations in flight hold the covered LSN back: nothing new to snapshot yet
+  }
   revocation::LiveSnapshot live = revocation::LiveSnapshot::Capture(*set_);
   if (issuance_ != nullptr) {
     for (const issuance::Record& r : issuance_->LiveRecords(UnixNow())) {

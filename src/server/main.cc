@@ -53,7 +53,11 @@ constexpr char kUsage[] =
     "      totp: give NAME a new TOTP secret and print its otpauth:// URI; unlock: end a\n"
     "      lock-out after failed logins\n"
     "  keys list | keys rotate  [ADMIN]\n"
-    "      the issuance signing keys (next, active, retired); rotate: a new key signs from now\n"
+    "      the issuance signing keys (next, active, retired); rotate: the next key (published\n"
+    "      for publish_lead_s) signs from now, and a new next key is published\n"
+    "  promote  [ADMIN]\n"
+    "      a replication follower stops following and takes writes (copy the leader's\n"
+    "      <data_dir>/keys first); waits until it reports role \"leader\"\n"
     "    ADMIN is [--admin URL] [--token-file FILE]: the admin listener (http://HOST:PORT or\n"
     "    unix:/path; default $RINGWARD_ADMIN, else http://127.0.0.1:8444) and its bearer token\n"
     "    (default $RINGWARD_ADMIN_TOKEN_FILE, else ./var/admin-token, as made by serve --dev).\n"
@@ -101,6 +105,9 @@ int main(int argc, char** argv) {
   }
   if (command == "keys") {
     return ringward::cli::RunKeys(args);
+  }
+  if (command == "promote") {
+    return ringward::cli::RunPromote(args);
   }
   if (command == "help" || command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);

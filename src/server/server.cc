@@ -208,7 +208,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     shared.replica_fail_closed = s.config_.replication.fail_mode != "open";
   }
   for (int i = 0; i < shard_count; ++i) {
-    const int cpu = cpus->empty() ? -1 : (*cpus)[static_cast<size_t>(i) % cpus->size()];
+    const int cpu = (cpus->empty() || !s.config_.server.pin_shards)
+                        ? -1
+                        : (*cpus)[static_cast<size_t>(i) % cpus->size()];
     s.shards_.push_back(
         std::make_unique<Shard>(i, cpu, std::move(per_shard[static_cast<size_t>(i)]), shared));
   }
@@ -461,9 +463,7 @@ absl::Status Server::StartReplication() {
       return absl::Status(leader.status().code(),
                           absl::StrCat("[replication] listen: ", leader.status().message()));
     }
-    repl_leader_ = *std::move(leader);
-    LogEvent(LogPriority::kInfo, "replication_listening",
-             {{"address", repl_leader_->bound_address()}});
+    repl_leader_ = *std::move(leader);  // it logs event=replication_listening itself
   }
   if (!r.leader.empty()) {
     replication::FollowerOptions options;
@@ -471,6 +471,9 @@ absl::Status Server::StartReplication() {
     options.ca_file = r.ca_file;
     options.credential = *credential;
     options.max_staleness_ms = r.max_staleness_ms;
+    options.log = [](int priority, std::string_view line) {
+      Log(static_cast<LogPriority>(priority), line);
+    };
     absl::StatusOr<std::unique_ptr<replication::ReplicationClient>> client =
         replication::ReplicationClient::Start(std::move(options), control_.get());
     if (!client.ok()) {

@@ -675,7 +675,7 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
     ASSERT_NE(comment, std::string::npos);
     EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
   }
-  EXPECT_EQ(keys, 59);
+  EXPECT_EQ(keys, 60);
 }
 
 TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {

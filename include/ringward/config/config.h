@@ -27,6 +27,9 @@ struct ServerConfig {
   // the sidecar case, or behind a TLS-terminating proxy.
   std::vector<std::string> plain_listen;
   int shards = 0;  // 0: one per CPU the process may run on
+  // Pin each shard to its own CPU. Off when the cores are shared with other busy processes (a
+  // load generator on the same machine), where a pinned shard waits for its core.
+  bool pin_shards = true;
   int max_connections_per_shard = 16384;
   int header_timeout_ms = 10000;  // a request head must arrive within this
   int idle_timeout_ms = 60000;    // keep-alive connections idle longer are closed
