@@ -1155,6 +1155,12 @@ void CheckReplication(const Config& config, const Section& replication, Problems
   }
 }
 
+// JwksUrlProblem: where a trusted issuer's JWKS is fetched from: https (http only on loopback),
+// a path, no query or fragment. "" is "not set" (the issuer has a jwks file instead).
+std::string JwksUrlProblem(std::string* value) {
+  return value->empty() ? "" : UrlProblem(value, /*allow_path=*/true);
+}
+
 // ReadTrustedIssuers reads the [[issuance.trusted_issuers]] tables. Each is a Section of its own
 // (appended to |sections|, parallel to |out|) so that its keys get the usual type, value and
 // unknown-key checks.
@@ -1186,6 +1192,11 @@ void ReadTrustedIssuers(Section* issuance, Problems* problems, KnownKeys* known,
     section.String("issuer", &issuer.issuer, NonEmptyTextProblem);
     section.String("jwks", &issuer.jwks, ExpandCredentials);
     issuer.jwks = ResolvePath(base_dir, issuer.jwks);
+    section.String("jwks_url", &issuer.jwks_url, JwksUrlProblem);
+    section.String("ca_file", &issuer.ca_file, ExpandCredentials);
+    issuer.ca_file = ResolvePath(base_dir, issuer.ca_file);
+    section.Int64("jwks_refresh_s", &issuer.jwks_refresh_s, 30, 86400);
+    section.Int64("jwks_min_refresh_s", &issuer.jwks_min_refresh_s, 1, 86400);
     section.StringArray("audiences", &issuer.audiences, NonEmptyTextProblem);
     section.String("subject_prefix", &issuer.subject_prefix, NoControlCharacterProblem);
     section.StringArray("scopes", &issuer.scopes, ScopeTokenProblem);
@@ -1232,17 +1243,51 @@ void CheckIssuance(Config* config, const Section& issuance, const std::vector<Se
                                    "]; give each provider one table"));
       }
     }
-    if (t.jwks.empty()) {
+    if (t.jwks.empty() && t.jwks_url.empty()) {
       problems->Add(section.KeyLine("jwks"),
                     absl::StrCat(section.Label("jwks"),
-                                 " is required: the JWKS file with the provider's public keys, "
-                                 "e.g. jwks = \"accounts-jwks.json\""));
-    } else {
+                                 " or jwks_url is required: where the provider's public keys are, "
+                                 "a JWKS file (jwks = \"accounts-jwks.json\") or a URL (jwks_url = "
+                                 "\"https://accounts.example.com/.well-known/jwks.json\")"));
+    } else if (!t.jwks.empty() && !t.jwks_url.empty()) {
+      problems->Add(section.KeyLine("jwks_url"),
+                    absl::StrCat(section.Label("jwks_url"),
+                                 ": set either jwks (a file) or jwks_url, not both"));
+    } else if (!t.jwks.empty()) {
       const std::string problem = ReadableFileProblem(t.jwks);
       if (!problem.empty()) {
         problems->Add(section.KeyLine("jwks"), absl::StrCat(section.Label("jwks"), ": cannot read ",
                                                             Quote(t.jwks), ": ", problem));
       }
+      if (!t.ca_file.empty()) {
+        problems->Add(section.KeyLine("ca_file"),
+                      absl::StrCat(section.Label("ca_file"),
+                                   " applies only to jwks_url (the JWKS file is read as it is); "
+                                   "remove it"));
+      }
+    } else {
+      const bool system_bundle = t.ca_file.empty();
+      if (system_bundle) {
+        t.ca_file = kSystemCaBundle;
+      }
+      const std::string problem = ReadableFileProblem(t.ca_file);
+      if (!problem.empty()) {
+        problems->Add(section.KeyLine(system_bundle ? "jwks_url" : "ca_file"),
+                      absl::StrCat(section.Label("ca_file"), ": cannot read ", Quote(t.ca_file),
+                                   system_bundle ? " (the system's CA bundle, used when ca_file "
+                                                   "is not set)"
+                                                 : "",
+                                   ": ", problem,
+                                   system_bundle ? "; set ca_file to the PEM bundle the "
+                                                   "provider's certificate chains to"
+                                                 : ""));
+      }
+    }
+    if (t.jwks_min_refresh_s > t.jwks_refresh_s) {
+      problems->Add(section.KeyLine("jwks_min_refresh_s"),
+                    absl::StrCat(section.Label("jwks_min_refresh_s"), ": must be at most "
+                                 "jwks_refresh_s (", t.jwks_refresh_s, "), got ",
+                                 t.jwks_min_refresh_s));
     }
     // Usernames cannot hold ':', so a prefix with one keeps an exchanged subject from ever
     // naming a local user (whose tokens carry the bare username as sub).
@@ -1670,6 +1715,10 @@ std::string RenderEffectiveConfig(const Config& config) {
     absl::StrAppend(&out, "\n[[issuance.trusted_issuers]]\n");
     absl::StrAppend(&out, "issuer = ", TomlString(t.issuer), "\n");
     absl::StrAppend(&out, "jwks = ", TomlString(t.jwks), "\n");
+    absl::StrAppend(&out, "jwks_url = ", TomlString(t.jwks_url), "\n");
+    absl::StrAppend(&out, "ca_file = ", TomlString(t.ca_file), "\n");
+    absl::StrAppend(&out, "jwks_refresh_s = ", t.jwks_refresh_s, "\n");
+    absl::StrAppend(&out, "jwks_min_refresh_s = ", t.jwks_min_refresh_s, "\n");
     absl::StrAppend(&out, "audiences = ", TomlStringArray(t.audiences), "\n");
     absl::StrAppend(&out, "subject_prefix = ", TomlString(t.subject_prefix), "\n");
     absl::StrAppend(&out, "scopes = ", TomlStringArray(t.scopes), "\n");

@@ -1,9 +1,13 @@
 #include "issuance/service.h"
 
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -308,31 +312,36 @@ absl::StatusOr<std::unique_ptr<IssuanceService>> IssuanceService::Create(Service
   }
   std::unique_ptr<IssuanceService> service(
       new IssuanceService(std::move(options), host, *std::move(files)));
+  if (!service->options_.config.trusted_issuers.empty()) {
+    service->cancel_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (service->cancel_fd_ < 0) {
+      return absl::InternalError(absl::StrCat("eventfd(): ", std::strerror(errno)));
+    }
+  }
   for (const config::TrustedIssuerConfig& t : service->options_.config.trusted_issuers) {
-    absl::StatusOr<token::KeySet> keys = token::KeySet::FromFile(t.jwks);
-    if (!keys.ok()) {
+    TrustedIssuerOptions o;
+    o.config = t;
+    o.leeway_s = service->options_.leeway_s;
+    o.cancel_fd = service->cancel_fd_;
+    o.log = service->options_.log;
+    absl::StatusOr<std::unique_ptr<TrustedIssuer>> trusted = TrustedIssuer::Create(std::move(o));
+    if (!trusted.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("[issuance] trusted issuer ", t.issuer,
-                                                     ": ", keys.status().message()));
+                                                     ": ", trusted.status().message()));
     }
-    token::VerifyPolicy policy;
-    policy.issuers = {t.issuer};
-    policy.audiences = t.audiences;
-    policy.leeway_seconds = static_cast<int>(service->options_.leeway_s);
-    policy.access_token_profile = false;
-    absl::StatusOr<std::unique_ptr<token::Verifier>> verifier = token::Verifier::Create(
-        std::make_shared<const token::KeySet>(*std::move(keys)), std::move(policy));
-    if (!verifier.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("[issuance] trusted issuer ", t.issuer,
-                                                     ": ", verifier.status().message()));
-    }
-    service->trusted_.push_back(*std::move(verifier));
+    service->trusted_.push_back(*std::move(trusted));
   }
   service->view_ = std::make_unique<concurrent::VersionedSnapshot<IssuanceView>>(
       std::make_shared<const IssuanceView>());
   return service;
 }
 
-IssuanceService::~IssuanceService() { Stop(); }
+IssuanceService::~IssuanceService() {
+  Stop();
+  if (cancel_fd_ >= 0) {
+    close(cancel_fd_);
+  }
+}
 
 absl::Status IssuanceService::Replay(revocation::WriteAheadLog& wal) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -397,6 +406,7 @@ absl::Status IssuanceService::Start() {
     for (int i = 0; i < options_.workers; ++i) {
       threads_.emplace_back([this, i] { WorkerLoop(i); });
     }
+    ScheduleJwksFetches();  // a promoted follower exchanges tokens too
     return absl::OkStatus();
   }
   {
@@ -416,6 +426,9 @@ absl::Status IssuanceService::Start() {
   for (int i = 0; i < options_.workers; ++i) {
     threads_.emplace_back([this, i] { WorkerLoop(i); });
   }
+  // The first fetch of each JWKS URL: on a worker, so a provider that is down delays nothing;
+  // its tokens are refused (invalid_grant) until a fetch works.
+  ScheduleJwksFetches();
   return absl::OkStatus();
 }
 
@@ -427,8 +440,14 @@ void IssuanceService::Stop() {
     left.swap(queue_);
   }
   queue_cv_.notify_all();
+  if (cancel_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(cancel_fd_, &one, sizeof(one));  // a JWKS fetch under way ends at once
+  }
   for (Job& job : left) {
-    job.answer(OAuthError(503, "temporarily_unavailable", "the server is stopping"));
+    if (job.answer) {
+      job.answer(OAuthError(503, "temporarily_unavailable", "the server is stopping"));
+    }
   }
   for (std::thread& t : threads_) {
     if (t.joinable()) {
@@ -450,6 +469,25 @@ void IssuanceService::Submit(HttpCall call, absl::AnyInvocable<void(HttpAnswer)>
   answer(OAuthError(503, "temporarily_unavailable", "the server is stopping"));
 }
 
+void IssuanceService::Post(absl::AnyInvocable<void()> task) {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (!stopping_) {
+    Job job;
+    job.task = std::move(task);
+    queue_.push_back(std::move(job));
+    queue_cv_.notify_one();
+  }
+}
+
+void IssuanceService::ScheduleJwksFetches() {
+  for (const std::unique_ptr<TrustedIssuer>& t : trusted_) {
+    if (t->ScheduleRefresh()) {
+      TrustedIssuer* issuer = t.get();
+      Post([issuer] { issuer->RunScheduledRefresh(); });
+    }
+  }
+}
+
 void IssuanceService::WorkerLoop(int worker) {
   pthread_setname_np(pthread_self(), "rw-issue");
   while (true) {
@@ -462,6 +500,10 @@ void IssuanceService::WorkerLoop(int worker) {
       }
       job = std::move(queue_.front());
       queue_.pop_front();
+    }
+    if (job.task) {
+      job.task();
+      continue;
     }
     HttpAnswer answer = Handle(worker, job.call);
     job.answer(std::move(answer));
@@ -805,12 +847,36 @@ HttpAnswer IssuanceService::ExchangeGrant(const Client& client, const Form& form
     return OAuthError(400, "invalid_request", "delegation (actor_token) is not supported");
   }
   token::VerifyScratch scratch;
-  for (size_t i = 0; i < trusted_.size(); ++i) {
-    token::VerifiedToken verified;
-    if (trusted_[i]->Verify(subject_token, now, scratch, &verified) != token::VerifyReason::kOk) {
-      continue;
+  token::VerifiedToken verified;
+  // Held while |verified| is read: a refetch may swap the issuer's verifier meanwhile.
+  std::shared_ptr<const token::Verifier> verifier;
+  const TrustedIssuer* from = nullptr;
+  std::vector<TrustedIssuer*> unknown_kid;  // remote issuers that did not know the token's kid
+  for (const std::unique_ptr<TrustedIssuer>& t : trusted_) {
+    verifier = t->verifier();
+    const token::VerifyReason reason = verifier->Verify(subject_token, now, scratch, &verified);
+    if (reason == token::VerifyReason::kOk) {
+      from = t.get();
+      break;
     }
-    const config::TrustedIssuerConfig& t = options_.config.trusted_issuers[i];
+    if (reason == token::VerifyReason::kUnknownKid && t->remote()) {
+      unknown_kid.push_back(t.get());
+    }
+  }
+  // A kid no set holds may be a key the provider has just rotated in: fetch its JWKS again
+  // (single-flight, at most once per jwks_min_refresh_s) and try once more. The kid is checked
+  // before the issuer, so with several remote issuers each may be asked; the negative cache
+  // bounds what made-up kids can cost.
+  for (size_t i = 0; from == nullptr && i < unknown_kid.size(); ++i) {
+    if (unknown_kid[i]->RefreshForUnknownKid()) {
+      verifier = unknown_kid[i]->verifier();
+      if (verifier->Verify(subject_token, now, scratch, &verified) == token::VerifyReason::kOk) {
+        from = unknown_kid[i];
+      }
+    }
+  }
+  if (from != nullptr) {
+    const config::TrustedIssuerConfig& t = from->config();
     if (verified.sub.empty()) {
       return OAuthError(400, "invalid_grant", "the subject token has no sub");
     }
@@ -1273,6 +1339,7 @@ absl::Status IssuanceService::BecomeLeader() {
 }
 
 void IssuanceService::Maintain(int64_t now) {
+  ScheduleJwksFetches();
   std::unique_lock<std::mutex> lock(mu_);
   store_.Expire(now);
   for (auto it = assertion_jtis_.begin(); it != assertion_jtis_.end();) {
@@ -1335,6 +1402,34 @@ void IssuanceService::RenderMetrics(std::string* out) const {
       metrics_.password_verifications.load(std::memory_order_relaxed));
   one("key_rotations_total", "Signing keys promoted from next to active.",
       metrics_.key_rotations.load(std::memory_order_relaxed));
+  bool any_remote = false;
+  for (const std::unique_ptr<TrustedIssuer>& t : trusted_) {
+    if (!t->remote()) {
+      continue;
+    }
+    if (!any_remote) {
+      absl::StrAppend(out,
+                      "# HELP ringward_trusted_jwks_fetches_total Fetches of a trusted issuer's "
+                      "jwks_url, by outcome (an error keeps the keys it had).\n"
+                      "# TYPE ringward_trusted_jwks_fetches_total counter\n");
+      any_remote = true;
+    }
+    std::string label;  // Prometheus label value: '\', '"' and newline escaped
+    for (const char c : t->config().issuer) {
+      if (c == '\\' || c == '"') {
+        label.push_back('\\');
+      }
+      if (c == '\n') {
+        label.append("\\n");
+      } else {
+        label.push_back(c);
+      }
+    }
+    absl::StrAppend(out, "ringward_trusted_jwks_fetches_total{issuer=\"", label,
+                    "\",result=\"ok\"} ", t->fetches_ok(), "\n");
+    absl::StrAppend(out, "ringward_trusted_jwks_fetches_total{issuer=\"", label,
+                    "\",result=\"error\"} ", t->fetches_failed(), "\n");
+  }
 }
 
 }  // namespace ringward::issuance

@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,7 @@
 #include "issuance/records.h"
 #include "issuance/rotation.h"
 #include "issuance/store.h"
+#include "issuance/trusted_issuer.h"
 #include "ringward/config/config.h"
 #include "ringward/revocation/revocation_log.h"
 #include "ringward/revocation/wal.h"
@@ -130,6 +132,9 @@ struct ServiceOptions {
   // from the leader's log through ApplyReplicated. Token and admin writes are refused before
   // they reach it.
   bool read_only = false;
+  // log receives one logfmt line with a syslog priority (the server passes server::Log); today
+  // the trusted issuers' JWKS fetches. Called from worker threads. May be empty.
+  std::function<void(int priority, std::string_view line)> log;
 };
 
 // ServiceOptionsFrom resolves |config|'s [issuance] section (issuer and audiences defaulting to
@@ -156,7 +161,8 @@ class IssuanceService {
   // Submit queues |call|; |answer| runs exactly once, on a worker thread.
   void Submit(HttpCall call, absl::AnyInvocable<void(HttpAnswer)> answer);
 
-  // Maintain runs scheduled key rotation and expiry; call about once a second (control thread).
+  // Maintain runs scheduled key rotation and expiry, and queues the trusted issuers' JWKS
+  // fetches that are due (they run on workers); call about once a second (control thread).
   void Maintain(int64_t now);
 
   // ApplyReplicated applies one record received from the leader (already durable in this
@@ -178,9 +184,12 @@ class IssuanceService {
   int workers() const { return options_.workers; }
 
  private:
+  // Job is a handed-over request (call and answer) or, with |task| set, internal work that
+  // must not block the control thread (a JWKS fetch); a task is dropped at Stop.
   struct Job {
     HttpCall call;
     absl::AnyInvocable<void(HttpAnswer)> answer;
+    absl::AnyInvocable<void()> task;
   };
   struct IpFailures {
     int64_t window_start = 0;
@@ -190,6 +199,10 @@ class IssuanceService {
   IssuanceService(ServiceOptions options, ServiceHost* host, KeyFiles files);
 
   void WorkerLoop(int worker);
+  // Post queues |task| for a worker (dropped when stopping).
+  void Post(absl::AnyInvocable<void()> task);
+  // ScheduleJwksFetches posts a fetch for every trusted issuer whose JWKS URL is due.
+  void ScheduleJwksFetches();
   HttpAnswer Handle(int worker, HttpCall& call);
 
   // Endpoints.
@@ -238,7 +251,10 @@ class IssuanceService {
   absl::flat_hash_map<std::string, IpFailures> ip_failures_;
   absl::flat_hash_map<std::string, int64_t> assertion_jtis_;  // client|jti -> exp
   absl::flat_hash_map<std::string, std::shared_ptr<const token::Key>> private_keys_;  // by kid
-  std::vector<std::unique_ptr<token::Verifier>> trusted_;  // one per trusted issuer (immutable)
+  // One per [[issuance.trusted_issuers]] table, in order. The vector is fixed after Create;
+  // each TrustedIssuer is thread-safe (its verifier is swapped when its JWKS is refetched).
+  std::vector<std::unique_ptr<TrustedIssuer>> trusted_;
+  int cancel_fd_ = -1;  // eventfd: signalled by Stop to cut JWKS fetches short
   uint64_t published_clients_ = ~uint64_t{0};
   uint64_t published_keys_ = ~uint64_t{0};
   std::atomic<bool> maintain_pending_{false};  // a scheduled key change is queued

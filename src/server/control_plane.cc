@@ -205,6 +205,9 @@ absl::StatusOr<ControlPlaneOptions> ControlPlaneOptionsFrom(const config::Config
   }
   if (config.issuance.enabled) {
     o.issuance = std::make_unique<issuance::ServiceOptions>(issuance::ServiceOptionsFrom(config));
+    o.issuance->log = [](int priority, std::string_view line) {
+      Log(static_cast<LogPriority>(priority), line);
+    };
   }
   o.follower_of = config.replication.leader;
   return o;

@@ -993,11 +993,19 @@ scopes = ["read", "write:orders"]
 issuer = "kubernetes/serviceaccount"
 jwks = "k8s.json"
 subject_prefix = "k8s:"
+
+[[issuance.trusted_issuers]]
+issuer = "https://social.example"
+jwks_url = "https://social.example/.well-known/jwks.json"
+ca_file = "social-ca.pem"
+jwks_refresh_s = 86400
+jwks_min_refresh_s = 1
 )";
 
 TEST_F(ConfigTest, ReadsEveryIssuanceKeyAndTrustedIssuerTables) {
   WriteFile(Path("accounts.json"), "{\"keys\":[]}");
   WriteFile(Path("k8s.json"), "{\"keys\":[]}");
+  WriteFile(Path("social-ca.pem"), "not parsed by the config loader");
   absl::StatusOr<Config> config = Parse(std::string(kEveryKey) + kEveryIssuanceKey);
   ASSERT_TRUE(config.ok()) << config.status();
   const IssuanceConfig& is = config->issuance;
@@ -1019,10 +1027,14 @@ TEST_F(ConfigTest, ReadsEveryIssuanceKeyAndTrustedIssuerTables) {
   EXPECT_EQ(is.max_lockout_s, 60);
   EXPECT_EQ(is.ip_max_failures, 1000000);
   EXPECT_EQ(is.ip_window_s, 86400);
-  ASSERT_EQ(is.trusted_issuers.size(), 2u);
+  ASSERT_EQ(is.trusted_issuers.size(), 3u);
   const TrustedIssuerConfig& a = is.trusted_issuers[0];
   EXPECT_EQ(a.issuer, "https://accounts.example");
   EXPECT_EQ(a.jwks, Path("accounts.json"));
+  EXPECT_EQ(a.jwks_url, "");
+  EXPECT_EQ(a.ca_file, "");  // only a jwks_url gets the system bundle
+  EXPECT_EQ(a.jwks_refresh_s, 300);
+  EXPECT_EQ(a.jwks_min_refresh_s, 30);
   EXPECT_EQ(a.audiences, std::vector<std::string>{"ringward"});
   EXPECT_EQ(a.subject_prefix, "https://accounts.example|");
   EXPECT_EQ(a.scopes, (std::vector<std::string>{"read", "write:orders"}));
@@ -1032,11 +1044,18 @@ TEST_F(ConfigTest, ReadsEveryIssuanceKeyAndTrustedIssuerTables) {
   EXPECT_TRUE(k.audiences.empty());
   EXPECT_EQ(k.subject_prefix, "k8s:");
   EXPECT_TRUE(k.scopes.empty());
+  const TrustedIssuerConfig& s = is.trusted_issuers[2];
+  EXPECT_EQ(s.jwks, "");
+  EXPECT_EQ(s.jwks_url, "https://social.example/.well-known/jwks.json");
+  EXPECT_EQ(s.ca_file, Path("social-ca.pem"));
+  EXPECT_EQ(s.jwks_refresh_s, 86400);
+  EXPECT_EQ(s.jwks_min_refresh_s, 1);
 }
 
 TEST_F(ConfigTest, IssuanceRendersAndParsesBackToTheSameConfig) {
   WriteFile(Path("accounts.json"), "{\"keys\":[]}");
   WriteFile(Path("k8s.json"), "{\"keys\":[]}");
+  WriteFile(Path("social-ca.pem"), "not parsed by the config loader");
   absl::StatusOr<Config> config = Parse(std::string(kEveryKey) + kEveryIssuanceKey);
   ASSERT_TRUE(config.ok()) << config.status();
   const std::string rendered = RenderEffectiveConfig(*config);
@@ -1050,7 +1069,12 @@ TEST_F(ConfigTest, IssuanceRendersAndParsesBackToTheSameConfig) {
   ASSERT_TRUE(again.ok()) << again.status() << "\n" << rendered;
   again->path = config->path;
   EXPECT_EQ(RenderEffectiveConfig(*again), rendered);
-  ASSERT_EQ(again->issuance.trusted_issuers.size(), 2u);
+  ASSERT_EQ(again->issuance.trusted_issuers.size(), 3u);
+  EXPECT_THAT(rendered, HasSubstr("\njwks = \"\"\njwks_url = \"https://social.example/.well-known/"
+                                  "jwks.json\"\nca_file = \"" +
+                                  Path("social-ca.pem") +
+                                  "\"\njwks_refresh_s = 86400\njwks_min_refresh_s = 1\n"));
+  EXPECT_EQ(again->issuance.trusted_issuers[2].ca_file, Path("social-ca.pem"));
   EXPECT_EQ(again->issuance.trusted_issuers[1].subject_prefix, "k8s:");
   EXPECT_EQ(again->issuance.trusted_issuers[0].scopes,
             (std::vector<std::string>{"read", "write:orders"}));
@@ -1260,8 +1284,9 @@ TEST_F(ConfigTest, TrustedIssuerTablesAreChecked) {
             At(7) + "[issuance.trusted_issuers[0]] issuer is required: the \"iss\" of the "
                     "provider's tokens, e.g. issuer = \"https://accounts.example.com\"");
   EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\n"),
-            At(7) + "[issuance.trusted_issuers[0]] jwks is required: the JWKS file with the "
-                    "provider's public keys, e.g. jwks = \"accounts-jwks.json\"");
+            At(7) + "[issuance.trusted_issuers[0]] jwks or jwks_url is required: where the "
+                    "provider's public keys are, a JWKS file (jwks = \"accounts-jwks.json\") or a "
+                    "URL (jwks_url = \"https://accounts.example.com/.well-known/jwks.json\")");
   EXPECT_EQ(Error(start + "issuer = \"https://ext.example\"\njwks = \"nope.json\"\n"),
             At(9) + "[issuance.trusted_issuers[0]] jwks: cannot read \"" + Path("nope.json") +
                 "\": No such file or directory");
@@ -1298,6 +1323,70 @@ TEST_F(ConfigTest, TrustedIssuersMayBeInlineTables) {
   ASSERT_EQ(config->issuance.trusted_issuers.size(), 1u);
   EXPECT_EQ(config->issuance.trusted_issuers[0].jwks, Path("ext.json"));
   EXPECT_EQ(config->issuance.trusted_issuers[0].scopes, std::vector<std::string>{"read"});
+}
+
+TEST_F(ConfigTest, TrustedIssuerJwksUrlIsChecked) {
+  WriteFile(Path("ext.json"), "{\"keys\":[]}");
+  WriteFile(Path("idp-ca.pem"), "not parsed by the config loader");
+  const std::string start = std::string(kValid) + "[[issuance.trusted_issuers]]\n"  // line 7
+                                                  "issuer = \"https://ext.example\"\n";  // 8
+  // Exactly one of jwks and jwks_url.
+  EXPECT_EQ(Error(start + "jwks = \"ext.json\"\njwks_url = \"https://ext.example/jwks\"\n"),
+            At(10) + "[issuance.trusted_issuers[0]] jwks_url: set either jwks (a file) or "
+                     "jwks_url, not both");
+  // https only; http only on loopback; no query.
+  EXPECT_EQ(Error(start + "jwks_url = \"http://ext.example/jwks\"\n"),
+            At(9) + "[issuance.trusted_issuers[0]] jwks_url: \"http://ext.example/jwks\" must use "
+                    "https:// (http:// is allowed only for loopback hosts: localhost, 127.0.0.1, "
+                    "[::1])");
+  EXPECT_EQ(Error(start + "jwks_url = \"https://ext.example/jwks?v=1\"\n"),
+            At(9) + "[issuance.trusted_issuers[0]] jwks_url: \"https://ext.example/jwks?v=1\" must "
+                    "not have a query or a fragment");
+  EXPECT_EQ(Error(start + "jwks_url = \"ext.example/jwks\"\n"),
+            At(9) + "[issuance.trusted_issuers[0]] jwks_url: \"ext.example/jwks\" is not an "
+                    "https:// URL, e.g. \"https://auth.example.com\"");
+  // ca_file: readable, and only with jwks_url.
+  EXPECT_EQ(Error(start + "jwks_url = \"https://ext.example/jwks\"\nca_file = \"nope.pem\"\n"),
+            At(10) + "[issuance.trusted_issuers[0]] ca_file: cannot read \"" + Path("nope.pem") +
+                "\": No such file or directory");
+  EXPECT_EQ(Error(start + "jwks = \"ext.json\"\nca_file = \"idp-ca.pem\"\n"),
+            At(10) + "[issuance.trusted_issuers[0]] ca_file applies only to jwks_url (the JWKS "
+                     "file is read as it is); remove it");
+  // The intervals.
+  EXPECT_EQ(Error(start + "jwks_url = \"https://ext.example/jwks\"\njwks_refresh_s = 29\n"),
+            At(10) + "[issuance.trusted_issuers[0]] jwks_refresh_s: must be between 30 and 86400, "
+                     "got 29");
+  EXPECT_EQ(Error(start + "jwks_url = \"https://ext.example/jwks\"\njwks_min_refresh_s = 0\n"),
+            At(10) + "[issuance.trusted_issuers[0]] jwks_min_refresh_s: must be between 1 and "
+                     "86400, got 0");
+  EXPECT_EQ(Error(start + "jwks_url = \"https://ext.example/jwks\"\njwks_refresh_s = 60\n"
+                          "jwks_min_refresh_s = 61\n"),
+            At(11) + "[issuance.trusted_issuers[0]] jwks_min_refresh_s: must be at most "
+                     "jwks_refresh_s (60), got 61");
+
+  // A loopback http:// URL is fine (a sidecar); the CA file defaults to the system bundle,
+  // which must then be there.
+  const std::string text =
+      start + "jwks_url = \"http://127.0.0.1:8080/jwks\"\n" + "[[issuance.trusted_issuers]]\n"
+              "issuer = \"https://idp.example\"\njwks_url = \"https://idp.example/jwks\"\n"
+              "ca_file = \"idp-ca.pem\"\n";
+  if (access(kSystemCaBundle, R_OK) != 0) {
+    EXPECT_EQ(Error(text),
+              At(9) + "[issuance.trusted_issuers[0]] ca_file: cannot read \"" +
+                  std::string(kSystemCaBundle) +
+                  "\" (the system's CA bundle, used when ca_file is not set): No such file or "
+                  "directory; set ca_file to the PEM bundle the provider's certificate chains to");
+    return;
+  }
+  absl::StatusOr<Config> config = Parse(text);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->issuance.trusted_issuers.size(), 2u);
+  const TrustedIssuerConfig& local = config->issuance.trusted_issuers[0];
+  EXPECT_EQ(local.jwks_url, "http://127.0.0.1:8080/jwks");
+  EXPECT_EQ(local.ca_file, kSystemCaBundle);
+  EXPECT_EQ(local.jwks_refresh_s, 300);
+  EXPECT_EQ(local.jwks_min_refresh_s, 30);
+  EXPECT_EQ(config->issuance.trusted_issuers[1].ca_file, Path("idp-ca.pem"));
 }
 
 // --- [replication]. ---

@@ -82,11 +82,25 @@ struct RevocationConfig {
   size_t bulk_max = 10000;           // revocations in one POST /admin/revocations
 };
 
+// kSystemCaBundle is Debian's bundle of the system's trusted certificate authorities: what a
+// trusted issuer's jwks_url is verified against unless it names its own ca_file.
+inline constexpr char kSystemCaBundle[] = "/etc/ssl/certs/ca-certificates.crt";
+
 // TrustedIssuerConfig: an external identity provider whose tokens POST /oauth2/token exchanges
 // (RFC 8693 token exchange).
 struct TrustedIssuerConfig {
   std::string issuer;  // required, compared byte for byte with "iss"
-  std::string jwks;    // required: JWKS file with its public keys (a readable file)
+  // Where its public keys are: exactly one of a JWKS file (read at start) and a URL (fetched at
+  // start, every jwks_refresh_s, and when a token names a kid the set does not hold).
+  std::string jwks;      // a readable JWKS file
+  std::string jwks_url;  // https:// (http:// only for a loopback host), no query or fragment
+  // With jwks_url: the PEM bundle the provider's certificate must chain to. LoadConfig turns ""
+  // into kSystemCaBundle; it must be "" with jwks.
+  std::string ca_file;
+  int64_t jwks_refresh_s = 300;     // 30..86400: how often jwks_url is fetched again
+  // The negative cache: a token with an unknown kid refetches jwks_url at once, but never
+  // sooner than this many seconds after the last fetch (1..jwks_refresh_s).
+  int64_t jwks_min_refresh_s = 30;
   // The external token's aud must contain one of these ([]: not checked).
   std::vector<std::string> audiences;
   // The ringward token's sub is subject_prefix + the external sub. LoadConfig turns "" into
