@@ -1,35 +1,26 @@
 // issuance/jwks_fetcher.cc: see jwks_fetcher.h.
 //
-// One non-blocking socket, waited on with poll() together with the optional cancel fd: poll's
-// timeout is what bounds every step, and the cancel fd is how a stopping server interrupts a
-// fetch from a provider that went silent.
+// The connection (timeouts, cancel fd, TLS verification, http:// kept to loopback) is
+// tls::BlockingTlsConnection's; this file speaks the HTTP/1.1 GET over it and frames the body.
 #include "issuance/jwks_fetcher.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "openssl/err.h"
 #include "openssl/ssl.h"
-#include "openssl/x509.h"
-#include "openssl/x509v3.h"
 #include "ringward/base/strings.h"
+#include "ringward/net/tls/blocking_client.h"
 
 namespace ringward::issuance {
 namespace {
@@ -39,31 +30,6 @@ constexpr size_t kMaxHeadBytes = 16 * 1024;
 // kMaxChunkLine bounds one chunk-size line (with its extensions) and one trailer line.
 constexpr size_t kMaxChunkLine = 1024;
 constexpr size_t kReadChunk = 16 * 1024;
-
-int64_t SteadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string ErrnoText(int err) {
-  char buf[128];
-  return std::string(strerror_r(err, buf, sizeof(buf)));  // GNU strerror_r: returns the text
-}
-
-// SslErrorText drains BoringSSL's error queue into one line.
-std::string SslErrorText() {
-  std::string text;
-  while (const uint32_t e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!text.empty()) {
-      text.append("; ");
-    }
-    text.append(buf);
-  }
-  return text.empty() ? std::string("no further detail") : text;
-}
 
 // Printable keeps the printable ASCII of server-supplied text (a reason phrase, a Location),
 // so that an error message stays one clean line.
@@ -84,16 +50,6 @@ bool IsLoopbackName(const std::string& host) {
   }
   in_addr addr4;
   return inet_pton(AF_INET, host.c_str(), &addr4) == 1 && (ntohl(addr4.s_addr) >> 24) == 127;
-}
-
-bool IsLoopbackAddress(const sockaddr* sa) {
-  if (sa->sa_family == AF_INET) {
-    return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (sa->sa_family == AF_INET6) {
-    return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
-  }
-  return false;
 }
 
 // ScopedSigpipeBlock: BoringSSL writes with write(2), which raises SIGPIPE on a connection the
@@ -311,301 +267,9 @@ class ChunkedDecoder {
   std::string body_;
 };
 
-// Connection is one TCP (and, for https, TLS) connection, used by one fetch.
-class Connection {
- public:
-  Connection(const JwksFetchOptions& options, int64_t total_deadline_ms)
-      : options_(options), total_deadline_ms_(total_deadline_ms) {}
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection() {
-    ssl_.reset();  // no close_notify: the request said Connection: close
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-
-  // Connect resolves |url|'s host and connects to each address in turn until one answers.
-  absl::Status Connect(const JwksUrl& url) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (url.host_is_ip ? AI_NUMERICHOST : 0);
-    addrinfo* found = nullptr;
-    const int gai = getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &found);
-    if (gai != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot resolve ", url.host, ": ", gai_strerror(gai)));
-    }
-    absl::Status last = absl::UnavailableError(absl::StrCat(url.host, " has no address"));
-    for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-      if (!url.tls && !IsLoopbackAddress(ai->ai_addr)) {
-        // http:// carries the keys in the clear: only ever to this machine.
-        last = absl::UnavailableError(
-            absl::StrCat(url.host, " resolves to a non-loopback address; http:// is allowed only "
-                                   "on loopback"));
-        continue;
-      }
-      last = ConnectTo(ai);
-      if (last.ok() || absl::IsCancelled(last) || absl::IsDeadlineExceeded(last)) {
-        break;
-      }
-    }
-    freeaddrinfo(found);
-    return last;
-  }
-
-  // Handshake runs a TLS handshake that verifies the server's certificate chain against |ctx|'s
-  // CA file and its name against |url|'s host (SNI for names, the IP SAN for addresses).
-  absl::Status Handshake(const JwksUrl& url, SSL_CTX* ctx) {
-    ssl_.reset(SSL_new(ctx));
-    if (!ssl_ || !SSL_set_fd(ssl_.get(), fd_)) {
-      return absl::InternalError(absl::StrCat("SSL_new: ", SslErrorText()));
-    }
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
-    if (url.host_is_ip) {
-      // No SNI for an address (RFC 6066 §3): the certificate must carry it as an IP SAN.
-      if (!X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str())) {
-        return absl::InternalError(absl::StrCat("X509_VERIFY_PARAM_set1_ip_asc: ", SslErrorText()));
-      }
-    } else {
-      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      if (!SSL_set_tlsext_host_name(ssl_.get(), url.host.c_str()) ||
-          !X509_VERIFY_PARAM_set1_host(param, url.host.data(), url.host.size())) {
-        return absl::InternalError(absl::StrCat("setting the host name: ", SslErrorText()));
-      }
-    }
-    static constexpr uint8_t kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_set_alpn_protos(ssl_.get(), kAlpn, sizeof(kAlpn));
-    for (;;) {
-      ERR_clear_error();
-      const int r = SSL_connect(ssl_.get());
-      if (r == 1) {
-        break;
-      }
-      const int err = SSL_get_error(ssl_.get(), r);
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_READ) {
-        waited = Wait(POLLIN, "in the TLS handshake");
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, "in the TLS handshake");
-      } else {
-        const long verify = SSL_get_verify_result(ssl_.get());
-        if (verify != X509_V_OK) {
-          return absl::UnavailableError(absl::StrCat(
-              "TLS certificate verification failed: ", X509_verify_cert_error_string(verify),
-              " (the certificate must chain to ", options_.ca_file, " and name ", url.host, ")"));
-        }
-        return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-    // SSL_VERIFY_PEER already failed the handshake on a bad chain; checked again so that no
-    // configuration slip can let an unverified server through.
-    const bssl::UniquePtr<X509> peer(SSL_get_peer_certificate(ssl_.get()));
-    const long verify = SSL_get_verify_result(ssl_.get());
-    if (peer == nullptr || verify != X509_V_OK) {
-      return absl::UnavailableError(absl::StrCat("TLS certificate verification failed: ",
-                                                 X509_verify_cert_error_string(verify)));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status WriteAll(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n;
-      int err = 0;
-      if (ssl_ != nullptr) {
-        ERR_clear_error();
-        const int r = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
-        n = r;
-        if (r <= 0) {
-          err = SSL_get_error(ssl_.get(), r);
-        }
-      } else {
-        n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-        if (n < 0) {
-          err = errno == EAGAIN || errno == EWOULDBLOCK ? SSL_ERROR_WANT_WRITE : SSL_ERROR_SYSCALL;
-        }
-      }
-      if (n > 0) {
-        data.remove_prefix(static_cast<size_t>(n));
-        continue;
-      }
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, "sending the request");
-      } else if (err == SSL_ERROR_WANT_READ) {
-        waited = Wait(POLLIN, "sending the request");
-      } else {
-        return absl::UnavailableError(
-            absl::StrCat("sending the request failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Read appends up to kReadChunk bytes to |*out|, waiting for at least one; sets |*eof| (and
-  // appends nothing) when the server closed the connection.
-  absl::Status Read(std::string* out, bool* eof) {
-    char buf[kReadChunk];
-    *eof = false;
-    for (;;) {
-      ssize_t n;
-      int err = 0;
-      if (ssl_ != nullptr) {
-        ERR_clear_error();
-        const int r = SSL_read(ssl_.get(), buf, sizeof(buf));
-        n = r;
-        if (r <= 0) {
-          err = SSL_get_error(ssl_.get(), r);
-          // A close without close_notify ends the body too. That cannot cut a JWKS short
-          // unnoticed: the body must then be one complete JSON object, and no proper prefix of
-          // an object is one.
-          if (err == SSL_ERROR_ZERO_RETURN ||
-              (err == SSL_ERROR_SYSCALL && r == 0 && ERR_peek_error() == 0)) {
-            *eof = true;
-            return absl::OkStatus();
-          }
-        }
-      } else {
-        n = recv(fd_, buf, sizeof(buf), 0);
-        if (n == 0) {
-          *eof = true;
-          return absl::OkStatus();
-        }
-        if (n < 0) {
-          err = errno == EAGAIN || errno == EWOULDBLOCK ? SSL_ERROR_WANT_READ : SSL_ERROR_SYSCALL;
-        }
-      }
-      if (n > 0) {
-        out->append(buf, static_cast<size_t>(n));
-        return absl::OkStatus();
-      }
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_READ) {
-        waited = Wait(POLLIN, "reading the response");
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, "reading the response");
-      } else {
-        return absl::UnavailableError(
-            absl::StrCat("reading the response failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-  }
-
- private:
-  absl::Status ConnectTo(const addrinfo* ai) {
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-    char where[INET6_ADDRSTRLEN + 8] = "?";
-    getnameinfo(ai->ai_addr, ai->ai_addrlen, where, sizeof(where), nullptr, 0, NI_NUMERICHOST);
-    fd_ = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      return absl::UnavailableError(absl::StrCat("socket(): ", ErrnoText(errno)));
-    }
-    if (connect(fd_, ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to ", where, ": ", ErrnoText(errno)));
-      }
-      if (absl::Status waited = Wait(POLLOUT, "connecting"); !waited.ok()) {
-        return waited;
-      }
-      int so_error = 0;
-      socklen_t len = sizeof(so_error);
-      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
-        so_error = errno;
-      }
-      if (so_error != 0) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to ", where, ": ", ErrnoText(so_error)));
-      }
-    }
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return absl::OkStatus();
-  }
-
-  // IoErrorText describes a failed read or write from SSL_get_error's |err|.
-  std::string IoErrorText(int err) {
-    if (err == SSL_ERROR_SYSCALL) {
-      const int saved = errno;
-      const std::string queue = SslErrorText();
-      return saved != 0 ? ErrnoText(saved) : queue;
-    }
-    return SslErrorText();
-  }
-
-  // Wait polls the socket for |events| (and the cancel fd): OK when it is ready (or in error:
-  // the next call reports it), Cancelled, or DeadlineExceeded after the timeout.
-  absl::Status Wait(short events, const char* doing) {
-    const int64_t deadline =
-        std::min(SteadyNowMs() + options_.timeout_ms, total_deadline_ms_);
-    for (;;) {
-      pollfd fds[2] = {{fd_, events, 0}, {options_.cancel_fd, POLLIN, 0}};
-      const int64_t left = std::max<int64_t>(deadline - SteadyNowMs(), 0);
-      const int n = poll(fds, options_.cancel_fd >= 0 ? 2 : 1,
-                         static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return absl::InternalError(absl::StrCat("poll(): ", ErrnoText(errno)));
-      }
-      if (options_.cancel_fd >= 0 && fds[1].revents != 0) {
-        return absl::CancelledError("cancelled (the server is stopping)");
-      }
-      if (fds[0].revents != 0) {
-        return absl::OkStatus();
-      }
-      if (SteadyNowMs() >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "timed out ", doing, " (",
-            deadline == total_deadline_ms_ ? options_.total_timeout_ms : options_.timeout_ms,
-            " ms)"));
-      }
-    }
-  }
-
-  const JwksFetchOptions& options_;
-  const int64_t total_deadline_ms_;
-  int fd_ = -1;
-  bssl::UniquePtr<SSL> ssl_;
-};
-
-// MakeContext is a client SSL_CTX: TLS 1.2 and 1.3, peers verified against |ca_file|.
-absl::StatusOr<bssl::UniquePtr<SSL_CTX>> MakeContext(const std::string& ca_file) {
-  if (ca_file.empty()) {
-    return absl::InvalidArgumentError("no CA file to verify the server's certificate with");
-  }
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
-  if (!ctx || !SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) ||
-      !SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION)) {
-    return absl::InternalError(absl::StrCat("SSL_CTX_new: ", SslErrorText()));
-  }
-  ERR_clear_error();
-  if (!SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr)) {
-    return absl::UnavailableError(absl::StrCat("the CA file ", ca_file,
-                                               " cannot be read or holds no PEM certificate (",
-                                               SslErrorText(), ")"));
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  return ctx;
-}
-
 // ReadResponse reads the whole response and returns its body, or the error.
-absl::StatusOr<std::string> ReadResponse(Connection& conn, size_t max_body) {
+absl::StatusOr<std::string> ReadResponse(tls::BlockingTlsConnection& conn, size_t max_body) {
+  char buf[kReadChunk];
   std::string data;
   size_t body_start = 0;
   ResponseHead head;
@@ -614,9 +278,11 @@ absl::StatusOr<std::string> ReadResponse(Connection& conn, size_t max_body) {
   size_t chunked_fed = 0;  // bytes of |data| after the head that the decoder consumed
   for (;;) {
     bool eof = false;
-    if (absl::Status s = conn.Read(&data, &eof); !s.ok()) {
-      return s;
+    absl::StatusOr<size_t> n = conn.Read(buf, sizeof(buf), /*wait=*/true, &eof);
+    if (!n.ok()) {
+      return n.status();
     }
+    data.append(buf, *n);
     if (!have_head) {
       const size_t end = data.find("\r\n\r\n");
       if (end == std::string::npos) {
@@ -811,32 +477,36 @@ absl::StatusOr<std::string> FetchJwks(std::string_view url, const JwksFetchOptio
   if (options.timeout_ms <= 0 || options.total_timeout_ms <= 0 || options.max_body_bytes == 0) {
     return fail(absl::InvalidArgumentError("timeouts and max_body_bytes must be positive"));
   }
-  bssl::UniquePtr<SSL_CTX> ctx;
+  bssl::UniquePtr<SSL_CTX> ctx;  // none for http://, which the library keeps to loopback
   if (parsed->tls) {
-    absl::StatusOr<bssl::UniquePtr<SSL_CTX>> made = MakeContext(options.ca_file);
+    absl::StatusOr<bssl::UniquePtr<SSL_CTX>> made = tls::MakeVerifyingClientContext(options.ca_file);
     if (!made.ok()) {
       return fail(made.status());
     }
     ctx = *std::move(made);
   }
   const ScopedSigpipeBlock no_sigpipe;
-  Connection conn(options, SteadyNowMs() + options.total_timeout_ms);
-  if (absl::Status s = conn.Connect(*parsed); !s.ok()) {
-    return fail(s);
-  }
-  if (ctx != nullptr) {
-    if (absl::Status s = conn.Handshake(*parsed, ctx.get()); !s.ok()) {
-      return fail(s);
-    }
+  tls::ClientTlsOptions connect_options;
+  connect_options.host = parsed->host;
+  connect_options.host_is_ip = parsed->host_is_ip;
+  connect_options.port = parsed->port;
+  connect_options.ca_file = options.ca_file;
+  connect_options.timeout_ms = options.timeout_ms;
+  connect_options.total_timeout_ms = options.total_timeout_ms;
+  connect_options.cancel_fd = options.cancel_fd;
+  absl::StatusOr<std::unique_ptr<tls::BlockingTlsConnection>> conn =
+      tls::BlockingTlsConnection::Connect(ctx.get(), connect_options);
+  if (!conn.ok()) {
+    return fail(conn.status());
   }
   const std::string request =
       absl::StrCat("GET ", parsed->target, " HTTP/1.1\r\nHost: ", parsed->host_header,
                    "\r\nAccept: application/jwk-set+json, application/json\r\n"
                    "User-Agent: ringward\r\nConnection: close\r\n\r\n");
-  if (absl::Status s = conn.WriteAll(request); !s.ok()) {
+  if (absl::Status s = (*conn)->WriteAll(request); !s.ok()) {
     return fail(s);
   }
-  absl::StatusOr<std::string> body = ReadResponse(conn, options.max_body_bytes);
+  absl::StatusOr<std::string> body = ReadResponse(**conn, options.max_body_bytes);
   if (!body.ok()) {
     return fail(body.status());
   }

@@ -1,28 +1,26 @@
 // replication/follower.cc: see follower.h; the wire protocol is in protocol.md.
 //
-// The follower thread does all socket I/O on a non-blocking socket, waiting with poll() on the
-// socket and an eventfd together: the eventfd is how Stop() interrupts a connect, a handshake, a
-// read or a backoff at once, and poll's timeout is how a leader that sends nothing (not even a
+// The connection is a tls::BlockingTlsConnection whose cancel fd is the client's eventfd: that is
+// how Stop() interrupts a connect, a handshake or a read at once (and the backoff here polls it
+// too), and the connection's io timeout is how a leader that sends nothing (not even a
 // heartbeat) is noticed and dropped.
 #include "replication/follower.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,11 +29,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "openssl/crypto.h"
-#include "openssl/err.h"
-#include "openssl/x509.h"
 #include "replication/protocol.h"
 #include "ringward/base/json.h"
 #include "ringward/base/strings.h"
+#include "ringward/net/tls/blocking_client.h"
 
 namespace ringward::replication {
 namespace {
@@ -63,20 +60,6 @@ int64_t SteadyNowMs() {
 std::string ErrnoText(int err) {
   char buf[128];
   return std::string(strerror_r(err, buf, sizeof(buf)));  // GNU strerror_r: returns the text
-}
-
-// SslErrorText drains BoringSSL's error queue into one line.
-std::string SslErrorText() {
-  std::string text;
-  while (uint32_t e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!text.empty()) {
-      text.append("; ");
-    }
-    text.append(buf);
-  }
-  return text.empty() ? std::string("no further detail") : text;
 }
 
 // Printable keeps the printable ASCII of leader-supplied text (a status reason, an error body),
@@ -184,248 +167,16 @@ bool MediaTypeMatches(std::string_view content_type, std::string_view expected) 
   return EqualsIgnoreCase(Trim(content_type.substr(0, semicolon)), expected);
 }
 
-// Connection is one TCP + TLS connection to the leader, used by the follower thread only.
-// Every wait also watches |wake_fd| and ends with Cancelled once Stop() signalled it.
-class Connection {
- public:
-  Connection(int wake_fd, int64_t io_timeout_ms) : wake_fd_(wake_fd), timeout_ms_(io_timeout_ms) {}
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection() {
-    ssl_.reset();  // no close_notify: the stream is read-only and ends by closing
-    if (fd_ >= 0) {
-      close(fd_);
-    }
+// LeaderError names the leader in an error from the connection to it. A timeout there means a
+// leader that sent nothing (not even a heartbeat) for the whole io timeout.
+absl::Status LeaderError(const ReplicationClient::Endpoint& leader, const absl::Status& status) {
+  if (absl::IsDeadlineExceeded(status)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "leader ", leader.host_header, " sent nothing: ", status.message(), "; reconnecting"));
   }
-
-  // Connect resolves the endpoint, connects (trying each address in turn) and completes a
-  // verified TLS handshake.
-  absl::Status Connect(const ReplicationClient::Endpoint& endpoint, SSL_CTX* ctx) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (endpoint.host_is_ip ? AI_NUMERICHOST : 0);
-    addrinfo* found = nullptr;
-    const int gai = getaddrinfo(endpoint.host.c_str(), endpoint.port.c_str(), &hints, &found);
-    if (gai != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot resolve leader host ", endpoint.host, ": ", gai_strerror(gai)));
-    }
-    absl::Status last = absl::UnavailableError("leader host has no address");
-    for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-      last = ConnectTo(ai, endpoint.host_header);
-      if (last.ok() || last.code() == absl::StatusCode::kCancelled) {
-        break;
-      }
-    }
-    freeaddrinfo(found);
-    if (!last.ok()) {
-      return last;
-    }
-    return Handshake(endpoint, ctx);
-  }
-
-  absl::Status WriteAll(std::string_view data) {
-    while (!data.empty()) {
-      const int n = SSL_write(ssl_.get(), data.data(),
-                              static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
-      if (n > 0) {
-        data.remove_prefix(static_cast<size_t>(n));
-        continue;
-      }
-      const int err = SSL_get_error(ssl_.get(), n);
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, timeout_ms_, "sending the request");
-      } else if (err == SSL_ERROR_WANT_READ) {
-        waited = Wait(POLLIN, timeout_ms_, "sending the request");
-      } else {
-        return absl::UnavailableError(
-            absl::StrCat("sending the request to the leader failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Read reads up to |n| bytes into |buf|. With |wait| it waits (each wait at most the io
-  // timeout) until at least one byte arrives; without, it returns 0 when nothing is readable
-  // yet. Sets |*eof| and returns 0 when the leader closed the connection.
-  absl::StatusOr<size_t> Read(char* buf, size_t n, bool wait, bool* eof) {
-    *eof = false;
-    for (;;) {
-      const int r = SSL_read(ssl_.get(), buf, static_cast<int>(n));
-      if (r > 0) {
-        return static_cast<size_t>(r);
-      }
-      const int err = SSL_get_error(ssl_.get(), r);
-      if (err == SSL_ERROR_ZERO_RETURN) {
-        *eof = true;
-        return 0;
-      }
-      if (err == SSL_ERROR_SYSCALL && r == 0 && ERR_peek_error() == 0) {
-        // A close without close_notify. The stream is delimited by the close anyway, and every
-        // frame carries its own checksum, so a cut can only lose a partial frame.
-        *eof = true;
-        return 0;
-      }
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_READ) {
-        if (!wait) {
-          return 0;
-        }
-        waited = Wait(POLLIN, timeout_ms_, "reading from the leader");
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, timeout_ms_, "reading from the leader");
-      } else {
-        return absl::UnavailableError(
-            absl::StrCat("reading from the leader failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-  }
-
- private:
-  absl::Status ConnectTo(const addrinfo* ai, const std::string& where) {
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-    fd_ = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      return absl::UnavailableError(absl::StrCat("socket(): ", ErrnoText(errno)));
-    }
-    if (connect(fd_, ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to leader ", where, ": ", ErrnoText(errno)));
-      }
-      absl::Status waited = Wait(POLLOUT, timeout_ms_, "connecting");
-      if (!waited.ok()) {
-        return waited;
-      }
-      int so_error = 0;
-      socklen_t len = sizeof(so_error);
-      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
-        so_error = errno;
-      }
-      if (so_error != 0) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to leader ", where, ": ", ErrnoText(so_error)));
-      }
-    }
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return absl::OkStatus();
-  }
-
-  absl::Status Handshake(const ReplicationClient::Endpoint& endpoint, SSL_CTX* ctx) {
-    ssl_.reset(SSL_new(ctx));
-    if (!ssl_ || !SSL_set_fd(ssl_.get(), fd_)) {
-      return absl::InternalError(absl::StrCat("SSL_new: ", SslErrorText()));
-    }
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
-    if (endpoint.host_is_ip) {
-      // No SNI for an address (RFC 6066 §3): the certificate must carry it as an IP SAN.
-      if (!X509_VERIFY_PARAM_set1_ip_asc(param, endpoint.host.c_str())) {
-        return absl::InternalError(absl::StrCat("X509_VERIFY_PARAM_set1_ip_asc: ", SslErrorText()));
-      }
-    } else {
-      if (!SSL_set_tlsext_host_name(ssl_.get(), endpoint.host.c_str()) ||
-          !X509_VERIFY_PARAM_set1_host(param, endpoint.host.data(), endpoint.host.size())) {
-        return absl::InternalError(absl::StrCat("setting the leader host name: ", SslErrorText()));
-      }
-    }
-    static constexpr uint8_t kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_set_alpn_protos(ssl_.get(), kAlpn, sizeof(kAlpn));
-    const int64_t deadline = SteadyNowMs() + timeout_ms_;
-    for (;;) {
-      ERR_clear_error();
-      const int r = SSL_connect(ssl_.get());
-      if (r == 1) {
-        break;
-      }
-      const int err = SSL_get_error(ssl_.get(), r);
-      const int64_t left = deadline - SteadyNowMs();
-      absl::Status waited;
-      if (err == SSL_ERROR_WANT_READ) {
-        waited = Wait(POLLIN, std::max<int64_t>(left, 0), "in the TLS handshake");
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        waited = Wait(POLLOUT, std::max<int64_t>(left, 0), "in the TLS handshake");
-      } else {
-        const long verify = SSL_get_verify_result(ssl_.get());
-        if (verify != X509_V_OK) {
-          return absl::UnavailableError(absl::StrCat(
-              "TLS certificate verification of leader ", endpoint.host_header,
-              " failed: ", X509_verify_cert_error_string(verify),
-              " (the certificate must chain to ca_file and name the leader's host or address)"));
-        }
-        return absl::UnavailableError(absl::StrCat(
-            "TLS handshake with leader ", endpoint.host_header, " failed: ", IoErrorText(err)));
-      }
-      if (!waited.ok()) {
-        return waited;
-      }
-    }
-    // SSL_VERIFY_PEER already failed the handshake on a bad chain; check again so that no
-    // configuration slip can let an unverified leader through.
-    const bssl::UniquePtr<X509> peer(SSL_get_peer_certificate(ssl_.get()));
-    const long verify = SSL_get_verify_result(ssl_.get());
-    if (peer == nullptr || verify != X509_V_OK) {
-      return absl::UnavailableError(
-          absl::StrCat("TLS certificate verification of leader ", endpoint.host_header,
-                       " failed: ", X509_verify_cert_error_string(verify)));
-    }
-    return absl::OkStatus();
-  }
-
-  // IoErrorText describes a failed SSL_* call from SSL_get_error's |err|.
-  std::string IoErrorText(int err) {
-    if (err == SSL_ERROR_SYSCALL) {
-      const int saved = errno;
-      const std::string queue = SslErrorText();
-      return saved != 0 ? ErrnoText(saved) : queue;
-    }
-    return SslErrorText();
-  }
-
-  // Wait polls the socket for |events| and the wake eventfd. OK when the socket is ready (or in
-  // error: the next call reports it), Cancelled when Stop() was called, DeadlineExceeded after
-  // |timeout_ms|.
-  absl::Status Wait(short events, int64_t timeout_ms, const char* doing) {
-    const int64_t deadline = SteadyNowMs() + timeout_ms;
-    for (;;) {
-      pollfd fds[2] = {{fd_, events, 0}, {wake_fd_, POLLIN, 0}};
-      const int64_t left = std::max<int64_t>(deadline - SteadyNowMs(), 0);
-      const int n = poll(fds, 2, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return absl::InternalError(absl::StrCat("poll(): ", ErrnoText(errno)));
-      }
-      if (fds[1].revents != 0) {
-        return absl::CancelledError("replication client stopping");
-      }
-      if (fds[0].revents != 0) {
-        return absl::OkStatus();
-      }
-      if (SteadyNowMs() >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("leader sent nothing for ", timeout_ms, " ms ", doing, "; reconnecting"));
-      }
-    }
-  }
-
-  const int wake_fd_;
-  const int64_t timeout_ms_;
-  int fd_ = -1;
-  bssl::UniquePtr<SSL> ssl_;
-};
+  return absl::Status(status.code(),
+                      absl::StrCat("leader ", leader.host_header, ": ", status.message()));
+}
 
 }  // namespace
 
@@ -547,25 +298,18 @@ absl::StatusOr<std::unique_ptr<ReplicationClient>> ReplicationClient::Start(Foll
     return err == ENOENT ? absl::NotFoundError(message) : absl::FailedPreconditionError(message);
   }
 
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
-  if (!ctx || !SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) ||
-      !SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION)) {
-    return absl::InternalError(absl::StrCat("SSL_CTX_new: ", SslErrorText()));
+  absl::StatusOr<bssl::UniquePtr<SSL_CTX>> ctx = tls::MakeVerifyingClientContext(options.ca_file);
+  if (!ctx.ok()) {
+    return absl::Status(ctx.status().code(),
+                        absl::StrCat("replication ca_file: ", ctx.status().message()));
   }
-  ERR_clear_error();
-  if (!SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr)) {
-    return absl::InvalidArgumentError(absl::StrCat("replication ca_file ", options.ca_file,
-                                                   " holds no usable PEM certificate (",
-                                                   SslErrorText(), ")"));
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
 
   const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd < 0) {
     return absl::InternalError(absl::StrCat("eventfd(): ", ErrnoText(errno)));
   }
   std::unique_ptr<ReplicationClient> client(new ReplicationClient(
-      std::move(options), sink, *std::move(endpoint), std::move(ctx), wake_fd));
+      std::move(options), sink, *std::move(endpoint), *std::move(ctx), wake_fd));
   client->thread_ = std::thread([c = client.get()] { c->Run(); });
   return client;
 }
@@ -680,21 +424,29 @@ void ReplicationClient::Run() {
 }
 
 absl::Status ReplicationClient::Session(bool* streamed) {
-  Connection conn(wake_fd_, io_timeout_ms_);
-  absl::Status status = conn.Connect(endpoint_, ctx_.get());
-  if (!status.ok()) {
-    return status;
+  tls::ClientTlsOptions connect_options;
+  connect_options.host = endpoint_.host;
+  connect_options.host_is_ip = endpoint_.host_is_ip;
+  connect_options.port = endpoint_.port;
+  connect_options.ca_file = options_.ca_file;
+  connect_options.timeout_ms = io_timeout_ms_;
+  connect_options.cancel_fd = wake_fd_;  // Stop() interrupts any wait
+  absl::StatusOr<std::unique_ptr<tls::BlockingTlsConnection>> connected =
+      tls::BlockingTlsConnection::Connect(ctx_.get(), connect_options);
+  if (!connected.ok()) {
+    return LeaderError(endpoint_, connected.status());
   }
+  tls::BlockingTlsConnection& conn = **connected;
   const uint64_t from = sink_->DurableLsn() + 1;
   applied_lsn_.store(from - 1, std::memory_order_relaxed);
   std::string request =
       absl::StrCat("GET ", std::string(kStreamPath), "?from=", from,
                    " HTTP/1.1\r\nHost: ", endpoint_.host_header, "\r\nAuthorization: Bearer ",
                    options_.credential, "\r\nUser-Agent: ringward-follower\r\n\r\n");
-  status = conn.WriteAll(request);
+  absl::Status status = conn.WriteAll(request);
   OPENSSL_cleanse(request.data(), request.size());  // the secret does not linger in freed memory
   if (!status.ok()) {
-    return status;
+    return LeaderError(endpoint_, status);
   }
 
   // Status line and headers.
@@ -705,7 +457,7 @@ absl::Status ReplicationClient::Session(bool* streamed) {
   while (head_end == std::string::npos) {
     absl::StatusOr<size_t> n = conn.Read(buf.data(), buf.size(), /*wait=*/true, &eof);
     if (!n.ok()) {
-      return n.status();
+      return LeaderError(endpoint_, n.status());
     }
     if (eof) {
       return absl::UnavailableError("leader closed the connection before answering");
@@ -917,7 +669,7 @@ absl::Status ReplicationClient::Session(bool* streamed) {
     while (gathered < kMaxGatherBytes) {
       absl::StatusOr<size_t> n = conn.Read(buf.data(), buf.size(), wait, &eof);
       if (!n.ok()) {
-        return n.status();
+        return LeaderError(endpoint_, n.status());
       }
       if (eof) {
         if (gathered > 0) {
