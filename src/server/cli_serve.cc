@@ -124,6 +124,25 @@ void PrintDevInstructions(const config::Config& config, const server::Server& se
     std::printf("  ringward revoke --admin %s%s --token-file %s --jti %s --exp %lld\n",
                 admin.substr(0, 5) == "unix:" ? "" : "http://", admin.c_str(), token_file.c_str(),
                 jti.c_str(), static_cast<long long>(exp));
+    if (config.issuance.enabled && admin.substr(0, 5) != "unix:") {
+      // The OAuth way: register an application, then ask the token endpoint.
+      std::string tls_address;
+      for (const server::BoundListener& l : server.listeners()) {
+        if (l.tls && tls_address.empty()) {
+          tls_address = l.address;
+        }
+      }
+      if (!tls_address.empty()) {
+        std::printf("\nOr get tokens the OAuth 2.0 way: register an application (its secret is shown "
+                    "once), then ask the token endpoint:\n\n");
+        std::printf("  ringward client create --admin http://%s --token-file %s --id my-app "
+                    "--scope \"read write\"\n",
+                    admin.c_str(), token_file.c_str());
+        std::printf("  curl --cacert %s -u my-app:SECRET -d grant_type=client_credentials "
+                    "https://%s/oauth2/token\n",
+                    Relative(config.tls.certificate).c_str(), tls_address.c_str());
+      }
+    }
   }
   std::printf("\nStop with Ctrl-C.\n");
   std::fflush(stdout);
