@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/toml.h"
 #include "ringward/base/fd.h"
+#include "ringward/base/os.h"
 
 namespace ringward::config {
 namespace {
@@ -53,7 +54,6 @@ constexpr size_t kMaxHeaderNameBytes = 64;
 
 std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
 
-std::string ErrnoText(int err) { return std::strerror(err); }
 
 const char* TypeName(toml::node_type type) {
   switch (type) {

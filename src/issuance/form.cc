@@ -7,23 +7,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ringward/base/percent.h"
 #include "ringward/base/strings.h"
 
 namespace ringward::issuance {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Printable quotes a client-supplied name for an error message: escaped, and bounded so a
 // hostile body cannot make the log line arbitrarily long.
@@ -94,8 +82,8 @@ absl::StatusOr<std::string> FormDecode(std::string_view component) {
     if (c == '+') {
       out.push_back(' ');
     } else if (c == '%') {
-      const int hi = i + 1 < component.size() ? HexValue(component[i + 1]) : -1;
-      const int lo = i + 2 < component.size() ? HexValue(component[i + 2]) : -1;
+      const int hi = i + 1 < component.size() ? HexDigitValue(component[i + 1]) : -1;
+      const int lo = i + 2 < component.size() ? HexDigitValue(component[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat("malformed percent-escape at offset ", i, " of a form component"));

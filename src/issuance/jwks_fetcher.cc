@@ -31,18 +31,6 @@ constexpr size_t kMaxHeadBytes = 16 * 1024;
 constexpr size_t kMaxChunkLine = 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 
-// Printable keeps the printable ASCII of server-supplied text (a reason phrase, a Location),
-// so that an error message stays one clean line.
-std::string Printable(std::string_view s, size_t max) {
-  std::string out;
-  for (const char c : s.substr(0, std::min(s.size(), max))) {
-    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  }
-  if (s.size() > max) {
-    out.append("...");
-  }
-  return out;
-}
 
 bool IsLoopbackName(const std::string& host) {
   if (host == "localhost" || host == "::1") {
@@ -79,96 +67,6 @@ class ScopedSigpipeBlock {
   sigset_t old_;
 };
 
-// ResponseHead is the status line and the headers that delimit the body.
-struct ResponseHead {
-  int status = 0;
-  std::string reason;
-  std::string location;
-  bool has_content_length = false;
-  uint64_t content_length = 0;
-  bool chunked = false;
-};
-
-absl::StatusOr<ResponseHead> ParseHead(std::string_view head) {
-  ResponseHead out;
-  size_t eol = head.find("\r\n");
-  const std::string_view status_line = head.substr(0, eol);
-  // "HTTP/1.1 200 OK": version, space, three digits, then an optional space and reason.
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
-      status_line[7] < '0' || status_line[7] > '9' || status_line[8] != ' ' ||
-      !std::all_of(status_line.begin() + 9, status_line.begin() + 12,
-                   [](char c) { return c >= '0' && c <= '9'; }) ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
-    return absl::UnavailableError(absl::StrCat("the answer is not an HTTP/1.x response (",
-                                               Printable(status_line, 64), ")"));
-  }
-  out.status =
-      (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
-  if (status_line.size() > 13) {
-    out.reason = Printable(status_line.substr(13), 80);
-  }
-  bool has_transfer_encoding = false;
-  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-  while (!rest.empty()) {
-    eol = rest.find("\r\n");
-    const std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    if (line.empty()) {
-      continue;
-    }
-    if (line.front() == ' ' || line.front() == '\t') {
-      return absl::UnavailableError("the response folds a header line (obs-fold)");
-    }
-    if (line.find_first_of("\r\n") != std::string_view::npos ||
-        std::find(line.begin(), line.end(), '\0') != line.end()) {
-      return absl::UnavailableError("the response has a bare CR, LF or NUL in its headers");
-    }
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0 ||
-        line.substr(0, colon).find_first_of(" \t") != std::string_view::npos) {
-      return absl::UnavailableError(
-          absl::StrCat("the response has a malformed header line (", Printable(line, 64), ")"));
-    }
-    const std::string_view name = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-      value.remove_suffix(1);
-    }
-    if (absl::EqualsIgnoreCase(ToAbsl(name), "content-length")) {
-      if (out.has_content_length) {
-        return absl::UnavailableError("the response has two Content-Length headers");
-      }
-      if (value.empty() || value.size() > 18 ||
-          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return absl::UnavailableError(
-            absl::StrCat("the response's Content-Length ", Printable(value, 32),
-                         " is not a number"));
-      }
-      out.has_content_length = true;
-      for (const char c : value) {
-        out.content_length = out.content_length * 10 + static_cast<uint64_t>(c - '0');
-      }
-    } else if (absl::EqualsIgnoreCase(ToAbsl(name), "transfer-encoding")) {
-      if (has_transfer_encoding || !absl::EqualsIgnoreCase(ToAbsl(value), "chunked")) {
-        return absl::UnavailableError(
-            absl::StrCat("the response's Transfer-Encoding ", Printable(value, 64),
-                         " is not supported (only a single \"chunked\")"));
-      }
-      has_transfer_encoding = true;
-      out.chunked = true;
-    } else if (absl::EqualsIgnoreCase(ToAbsl(name), "location")) {
-      out.location = Printable(value, 200);
-    }
-  }
-  if (out.has_content_length && out.chunked) {
-    return absl::UnavailableError(
-        "the response has both Content-Length and Transfer-Encoding (ambiguous framing)");
-  }
-  return out;
-}
 
 // ChunkedDecoder decodes a chunked body (RFC 9112 §7.1) as it arrives: Feed consumes what it
 // can from the front of |*in| and keeps its place between calls.
@@ -195,7 +93,7 @@ class ChunkedDecoder {
           if (digits.empty() || digits.size() > 8 ||
               !std::all_of(digits.begin(), digits.end(), absl::ascii_isxdigit)) {
             return absl::UnavailableError(absl::StrCat("the chunked body has a bad chunk size (",
-                                                       Printable(line, 32), ")"));
+                                                       tls::PrintableAscii(line, 32), ")"));
           }
           size_t size = 0;
           for (const char c : digits) {
@@ -272,7 +170,7 @@ absl::StatusOr<std::string> ReadResponse(tls::BlockingTlsConnection& conn, size_
   char buf[kReadChunk];
   std::string data;
   size_t body_start = 0;
-  ResponseHead head;
+  tls::HttpResponseHead head;
   bool have_head = false;
   std::unique_ptr<ChunkedDecoder> chunked;
   size_t chunked_fed = 0;  // bytes of |data| after the head that the decoder consumed
@@ -298,7 +196,7 @@ absl::StatusOr<std::string> ReadResponse(tls::BlockingTlsConnection& conn, size_
         }
         continue;
       }
-      absl::StatusOr<ResponseHead> parsed = ParseHead(std::string_view(data).substr(0, end + 2));
+      absl::StatusOr<tls::HttpResponseHead> parsed = tls::ParseHttpResponseHead(std::string_view(data).substr(0, end + 2));
       if (!parsed.ok()) {
         return parsed.status();
       }
@@ -376,7 +274,7 @@ absl::StatusOr<std::string> ReadResponse(tls::BlockingTlsConnection& conn, size_
 absl::StatusOr<JwksUrl> ParseJwksUrl(std::string_view url) {
   auto bad = [url](std::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", Printable(url, 200), "\" ", ToAbsl(why)));
+        absl::StrCat("\"", tls::PrintableAscii(url, 200), "\" ", ToAbsl(why)));
   };
   if (std::any_of(url.begin(), url.end(), [](char c) {
         const auto b = static_cast<unsigned char>(c);

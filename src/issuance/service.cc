@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "concurrent/status_waiter.h"
 #include "issuance/access_token.h"
 #include "issuance/client_auth.h"
 #include "issuance/discovery.h"
@@ -20,6 +21,7 @@
 #include "issuance/secrets.h"
 #include "issuance/totp.h"
 #include "ringward/base/json.h"
+#include "ringward/base/os.h"
 #include "ringward/base/strings.h"
 #include "ringward/token/algorithm.h"
 
@@ -37,12 +39,6 @@ constexpr std::string_view kFormType = "application/x-www-form-urlencoded";
 constexpr std::string_view kNoStore = "Cache-Control: no-store\r\nPragma: no-cache\r\n";
 
 enum GrantIndex { kGrantClientCredentials = 0, kGrantPassword, kGrantRefresh, kGrantExchange };
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // OAuthError is an RFC 6749 §5.2 error answer.
 HttpAnswer OAuthError(int status, std::string_view error, std::string_view description,
@@ -170,26 +166,6 @@ int64_t LifetimeFor(const Client& client, int64_t default_ttl) {
   return client.ttl > 0 ? client.ttl : default_ttl;
 }
 
-// Waiter is a one-shot status handed from the log's sync thread (or the control thread) to a
-// worker blocked on it.
-struct Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  absl::Status status;
-
-  void Set(absl::Status s) {
-    std::lock_guard<std::mutex> lock(mu);
-    status = std::move(s);
-    done = true;
-    cv.notify_all();
-  }
-  absl::Status Wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [this] { return done; });
-    return status;
-  }
-};
 
 // ReadForm checks that |call| is a form POST and parses its body; on failure |*error| is the
 // answer to give.
@@ -356,42 +332,10 @@ absl::Status IssuanceService::Replay(revocation::WriteAheadLog& wal) {
     }
     return absl::OkStatus();
   };
-  absl::StatusOr<std::unique_ptr<revocation::WalSnapshotReader>> snapshot =
-      wal.NewSnapshotReader();
-  if (snapshot.ok()) {
-    revocation::WalRecord r;
-    while (true) {
-      absl::StatusOr<bool> more = (*snapshot)->Next(&r);
-      if (!more.ok()) {
-        return more.status();
-      }
-      if (!*more) {
-        break;
-      }
-      if (absl::Status s = apply(r); !s.ok()) {
-        return s;
-      }
-    }
-  } else if (!absl::IsNotFound(snapshot.status())) {
-    return snapshot.status();
-  }
-  absl::StatusOr<std::unique_ptr<revocation::WalReader>> reader =
-      wal.NewReader(wal.snapshot_lsn() + 1);
-  if (!reader.ok()) {
-    return reader.status();
-  }
-  revocation::WalRecord r;
-  while (true) {
-    absl::StatusOr<bool> more = (*reader)->Next(&r);
-    if (!more.ok()) {
-      return more.status();
-    }
-    if (!*more) {
-      break;
-    }
-    if (absl::Status s = apply(r); !s.ok()) {
-      return s;
-    }
+  if (absl::Status s = revocation::ReplayLog(
+          wal, [&](const revocation::WalRecord& r, bool /*from_snapshot*/) { return apply(r); });
+      !s.ok()) {
+    return s;
   }
   store_.Expire(UnixNow());
   return absl::OkStatus();
@@ -888,13 +832,10 @@ HttpAnswer IssuanceService::ExchangeGrant(const Client& client, const Form& form
     const std::string prefix =
         t.subject_prefix.empty() ? absl::StrCat(t.issuer, "|") : t.subject_prefix;
     const std::string sub = absl::StrCat(prefix, ToAbsl(verified.sub));
-    HttpAnswer answer = IssueTokens(client, sub, scope, 0, now, false, {}, {});
+    // RFC 8693 §2.2.1: issued_token_type is required.
+    HttpAnswer answer =
+        IssueTokens(client, sub, scope, 0, now, false, {}, {}, kAccessTokenType);
     if (answer.status == 200) {
-      // RFC 8693 §2.2.1: issued_token_type is required.
-      answer.body.pop_back();
-      answer.body.pop_back();
-      absl::StrAppend(&answer.body, ",\"issued_token_type\":\"", ToAbsl(kAccessTokenType),
-                      "\"}\n");
       metrics_.grants[kGrantExchange].fetch_add(1, std::memory_order_relaxed);
     }
     return answer;
@@ -906,7 +847,8 @@ HttpAnswer IssuanceService::ExchangeGrant(const Client& client, const Form& form
 HttpAnswer IssuanceService::IssueTokens(const Client& client, std::string_view sub,
                                         std::string_view scope, int64_t auth_time, int64_t now,
                                         bool refresh, std::string family,
-                                        std::vector<Record> also) {
+                                        std::vector<Record> also,
+                                        std::string_view issued_token_type) {
   std::shared_ptr<const IssuanceView> view = view_->Load();
   if (view->signing_key == nullptr) {
     return OAuthError(503, "temporarily_unavailable", "no signing key yet", "Retry-After: 1\r\n");
@@ -946,7 +888,7 @@ HttpAnswer IssuanceService::IssueTokens(const Client& client, std::string_view s
       return Unavailable(s);
     }
   }
-  return TokenAnswer(*minted, claims.lifetime_s, scope, refresh_token, {});
+  return TokenAnswer(*minted, claims.lifetime_s, scope, refresh_token, issued_token_type);
 }
 
 absl::Status IssuanceService::Write(std::unique_lock<std::mutex>& lock,
@@ -960,7 +902,7 @@ absl::Status IssuanceService::Write(std::unique_lock<std::mutex>& lock,
     lock.unlock();
     return absl::InternalError(absl::StrCat("cannot apply the change: ", s.message()));
   }
-  auto waiter = std::make_shared<Waiter>();
+  auto waiter = std::make_shared<concurrent::StatusWaiter>();
   host_->Append(record.type, std::move(record.payload),
                 [waiter](absl::StatusOr<uint64_t> lsn) { waiter->Set(lsn.status()); });
   const bool clients_changed = store_.clients_version() != published_clients_;
@@ -1027,7 +969,7 @@ HttpAnswer IssuanceService::Revoke(int worker, const HttpCall& call) {
   r.kind = revocation::RevocationKind::kJti;
   r.key = std::string(verified.jti);
   r.time = verified.exp;
-  auto waiter = std::make_shared<Waiter>();
+  auto waiter = std::make_shared<concurrent::StatusWaiter>();
   host_->Revoke({std::move(r)}, [waiter](absl::Status s) { waiter->Set(std::move(s)); });
   const absl::Status s = waiter->Wait();
   return s.ok() ? ok : Unavailable(s);
@@ -1364,11 +1306,12 @@ void IssuanceService::Maintain(int64_t now) {
   if ((plan.create_next || !plan.promote_kid.empty() || !plan.remove_kids.empty()) &&
       !maintain_pending_.exchange(true, std::memory_order_acq_rel)) {
     // Key files and fdatasync: a worker does it, not the caller (the control thread).
-    HttpCall call;
-    call.endpoint = Endpoint::kAdminKeys;
-    call.method = "MAINTAIN";
-    call.path = "/admin/keys";
-    Submit(std::move(call), [](HttpAnswer) {});
+    Post([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      std::string reason;
+      (void)EnsureKeys(lock, UnixNow(), /*forced=*/false, &reason);
+      maintain_pending_.store(false, std::memory_order_release);
+    });
   }
 }
 

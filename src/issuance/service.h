@@ -228,10 +228,11 @@ class IssuanceService {
   // mu_, then waits until durable. Must be called with |lock| held; returns with it released.
   absl::Status Write(std::unique_lock<std::mutex>& lock, std::vector<Record> records);
   // Issue signs an access token (and, when |refresh|, stores a new refresh token in |family|)
-  // and builds the RFC 6749 §5.1 answer.
+  // and builds the RFC 6749 §5.1 answer (with |issued_token_type| for RFC 8693).
   HttpAnswer IssueTokens(const Client& client, std::string_view sub, std::string_view scope,
                          int64_t auth_time, int64_t now, bool refresh, std::string family,
-                         std::vector<Record> also);
+                         std::vector<Record> also,
+                         std::string_view issued_token_type = {});
 
   // Keys: under mu_.
   absl::Status EnsureKeys(std::unique_lock<std::mutex>& lock, int64_t now, bool forced,

@@ -14,6 +14,8 @@
 #include "issuance/totp.h"
 #include "openssl/rand.h"
 #include "ringward/base/json.h"
+#include "ringward/base/os.h"
+#include "ringward/base/percent.h"
 #include "ringward/base/strings.h"
 #include "simdjson.h"
 
@@ -22,12 +24,6 @@ namespace {
 
 constexpr std::string_view kNoStore = "Cache-Control: no-store\r\n";
 constexpr size_t kMaxIdBytes = 128;
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 HttpAnswer Json(int status, std::string body) {
   HttpAnswer a;
@@ -67,34 +63,6 @@ HttpAnswer WriteFailed(const absl::Status& s) {
   return a;
 }
 
-bool IsHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-int HexValue(char c) {
-  if (c <= '9') {
-    return c - '0';
-  }
-  return (c | 0x20) - 'a' + 10;
-}
-
-// DecodeSegment percent-decodes one path segment ('+' stays '+').
-bool DecodeSegment(std::string_view in, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size() || !IsHex(in[i + 1]) || !IsHex(in[i + 2])) {
-      return false;
-    }
-    out->push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
-    i += 2;
-  }
-  return true;
-}
-
 // Split returns the segments of |path| after |prefix| ("/admin/users/bob/totp" -> bob, totp).
 bool PathSegments(std::string_view path, std::string_view prefix, std::vector<std::string>* out) {
   out->clear();
@@ -110,7 +78,7 @@ bool PathSegments(std::string_view path, std::string_view prefix, std::vector<st
     const size_t slash = rest.find('/');
     const std::string_view raw = rest.substr(0, slash);
     std::string decoded;
-    if (raw.empty() || !DecodeSegment(raw, &decoded)) {
+    if (raw.empty() || !PercentDecode(raw, &decoded)) {
       return false;
     }
     out->push_back(std::move(decoded));
@@ -680,12 +648,6 @@ HttpAnswer IssuanceService::AdminKeys(const HttpCall& call) {
   };
   std::unique_lock<std::mutex> lock(mu_);
   if (segments.empty()) {
-    if (call.method == "MAINTAIN") {
-      std::string reason;
-      const absl::Status s = EnsureKeys(lock, now, /*forced=*/false, &reason);
-      maintain_pending_.store(false, std::memory_order_release);
-      return s.ok() ? NoContent() : WriteFailed(s);
-    }
     if (call.method != "GET" && call.method != "HEAD") {
       return NotAllowed("GET, HEAD");
     }

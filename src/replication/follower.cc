@@ -31,6 +31,7 @@
 #include "openssl/crypto.h"
 #include "replication/protocol.h"
 #include "ringward/base/json.h"
+#include "ringward/base/os.h"
 #include "ringward/base/strings.h"
 #include "ringward/net/tls/blocking_client.h"
 
@@ -51,16 +52,7 @@ constexpr size_t kMaxGatherBytes = 1 << 20;
 // kMaxBatchRecords bounds one Apply call (and the memory it holds).
 constexpr size_t kMaxBatchRecords = 4096;
 
-int64_t SteadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string ErrnoText(int err) {
-  char buf[128];
-  return std::string(strerror_r(err, buf, sizeof(buf)));  // GNU strerror_r: returns the text
-}
 
 // Printable keeps the printable ASCII of leader-supplied text (a status reason, an error body),
 // so last_error stays one clean line of valid UTF-8.
@@ -92,73 +84,6 @@ std::string_view Trim(std::string_view s) {
 bool IsDiverged(const absl::Status& status) {
   return status.code() == absl::StatusCode::kFailedPrecondition &&
          ToStd(status.message()).find("diverged") != std::string_view::npos;
-}
-
-// ResponseHead is the leader's status line and the headers the follower cares about.
-struct ResponseHead {
-  int code = 0;
-  std::string reason;
-  std::string content_type;
-  bool has_content_length = false;
-  uint64_t content_length = 0;
-  bool has_transfer_encoding = false;
-};
-
-absl::StatusOr<ResponseHead> ParseResponseHead(std::string_view head) {
-  ResponseHead out;
-  size_t eol = head.find("\r\n");
-  const std::string_view status_line = head.substr(0, eol);
-  // "HTTP/1.1 200 OK": version, space, three digits, then an optional space and reason.
-  if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/" || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
-    return absl::UnavailableError(
-        absl::StrCat("leader sent a malformed status line: \"", Printable(status_line, 80), "\""));
-  }
-  for (size_t i = 9; i < 12; ++i) {
-    if (status_line[i] < '0' || status_line[i] > '9') {
-      return absl::UnavailableError(absl::StrCat("leader sent a malformed status line: \"",
-                                                 Printable(status_line, 80), "\""));
-    }
-    out.code = out.code * 10 + (status_line[i] - '0');
-  }
-  if (status_line.size() > 13) {
-    out.reason = Printable(status_line.substr(13), 80);
-  }
-  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-  while (!rest.empty()) {
-    eol = rest.find("\r\n");
-    const std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    if (line.empty()) {
-      break;
-    }
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      return absl::UnavailableError(
-          absl::StrCat("leader sent a malformed header line: \"", Printable(line, 80), "\""));
-    }
-    const std::string_view name = line.substr(0, colon);
-    const std::string_view value = Trim(line.substr(colon + 1));
-    if (EqualsIgnoreCase(name, "content-type")) {
-      out.content_type = std::string(value);
-    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
-      out.has_transfer_encoding = true;
-    } else if (EqualsIgnoreCase(name, "content-length")) {
-      uint64_t n = 0;
-      if (value.empty() || value.size() > 12) {
-        return absl::UnavailableError("leader sent a malformed Content-Length");
-      }
-      for (char c : value) {
-        if (c < '0' || c > '9') {
-          return absl::UnavailableError("leader sent a malformed Content-Length");
-        }
-        n = n * 10 + static_cast<uint64_t>(c - '0');
-      }
-      out.has_content_length = true;
-      out.content_length = n;
-    }
-  }
-  return out;
 }
 
 // MediaTypeMatches compares a Content-Type value's media type (parameters ignored).
@@ -468,14 +393,14 @@ absl::Status ReplicationClient::Session(bool* streamed) {
       return absl::UnavailableError("leader's response headers are too large");
     }
   }
-  absl::StatusOr<ResponseHead> response =
-      ParseResponseHead(std::string_view(head).substr(0, head_end + 2));
+  absl::StatusOr<tls::HttpResponseHead> response =
+      tls::ParseHttpResponseHead(std::string_view(head).substr(0, head_end + 2));
   if (!response.ok()) {
     return response.status();
   }
   std::string_view body = std::string_view(head).substr(head_end + 4);
 
-  if (response->code != 200) {
+  if (response->status != 200) {
     // Read a little of the body for the message (the 409's JSON says why); a read error here
     // changes nothing, the status code decides.
     std::string text(body.substr(0, kMaxErrorBodyBytes));
@@ -489,14 +414,14 @@ absl::Status ReplicationClient::Session(bool* streamed) {
       }
       text.append(buf.data(), std::min(*n, kMaxErrorBodyBytes));
     }
-    const std::string detail = absl::StrCat(response->code, " ", response->reason,
+    const std::string detail = absl::StrCat(response->status, " ", response->reason,
                                             text.empty() ? "" : ": ", Printable(text, want));
-    if (response->code == 401 || response->code == 403) {
+    if (response->status == 401 || response->status == 403) {
       return absl::PermissionDeniedError(
           absl::StrCat("leader refused the replication credential (", detail,
                        "); check [replication] credential_file on both nodes"));
     }
-    if (response->code == 409) {
+    if (response->status == 409) {
       diverged_.store(true, std::memory_order_relaxed);
       return absl::FailedPreconditionError(absl::StrCat(
           "diverged: the leader refused to stream from LSN ", from, " (", detail,
@@ -509,7 +434,7 @@ absl::Status ReplicationClient::Session(bool* streamed) {
         "leader answered 200 with Content-Type \"", Printable(response->content_type, 100),
         "\", not ", std::string(kStreamContentType), " (is the URL a ringward replication port?)"));
   }
-  if (response->has_transfer_encoding) {
+  if (response->chunked) {
     return absl::UnavailableError(
         "leader answered with a Transfer-Encoding; the stream must run until the connection "
         "closes");

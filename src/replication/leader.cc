@@ -23,6 +23,7 @@
 #include "openssl/bio.h"
 #include "openssl/err.h"
 #include "openssl/ssl.h"
+#include "ringward/base/os.h"
 #include "ringward/base/strings.h"
 
 namespace ringward::replication {
@@ -44,12 +45,6 @@ constexpr std::chrono::milliseconds kWaitSlice{100};
 // After an error response, unread request bytes are drained for at most this long before the
 // close, so that the kernel does not answer them with a reset that could destroy the response.
 constexpr int kLingerMs = 500;
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -78,7 +73,7 @@ bool WaitFor(SocketIo* io, short events) {
   for (;;) {
     int timeout = -1;
     if (io->deadline_ms != INT64_MAX) {
-      const int64_t left = io->deadline_ms - SteadyMs();
+      const int64_t left = io->deadline_ms - SteadyNowMs();
       if (left <= 0) {
         io->timed_out = true;
         errno = ETIMEDOUT;
@@ -601,7 +596,7 @@ void ReplicationServer::AcceptLoop() {
     }
     auto connection = std::make_unique<Connection>();
     connection->peer = FormatAddress(peer);
-    connection->accepted_ms = SteadyMs();
+    connection->accepted_ms = SteadyNowMs();
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (static_cast<int>(connections_.size()) >= options_.max_followers + kSpareConnections) {
@@ -629,7 +624,7 @@ void ReplicationServer::Serve(Connection* c) {
   SocketIo io;
   io.fd = c->fd.get();
   io.wake_fd = wake_.get();
-  io.deadline_ms = SteadyMs() + options_.handshake_timeout_ms;
+  io.deadline_ms = SteadyNowMs() + options_.handshake_timeout_ms;
 
   bssl::UniquePtr<SSL> ssl(SSL_new(tls_->ssl_ctx()));
   bssl::UniquePtr<BIO> bio(BIO_new(SocketIoMethod()));
@@ -672,7 +667,7 @@ void ReplicationServer::Serve(Connection* c) {
   }
 
   // Read the request head: bounded in size and time.
-  io.deadline_ms = SteadyMs() + options_.handshake_timeout_ms;
+  io.deadline_ms = SteadyNowMs() + options_.handshake_timeout_ms;
   std::string head;
   size_t head_end = std::string::npos;
   char buf[4096];
@@ -795,7 +790,7 @@ void ReplicationServer::Serve(Connection* c) {
     Log(request.status == 500 ? 3 : 4,
         absl::StrCat("event=replication_refused peer=", c->peer, " reason=", ToAbsl(reason),
                      " status=", request.status, " error=", JsonString(request.error)));
-    io.deadline_ms = SteadyMs() + options_.handshake_timeout_ms;
+    io.deadline_ms = SteadyNowMs() + options_.handshake_timeout_ms;
     const std::string response = ErrorResponse(
         request.status, absl::StrCat("{\"error\":", JsonString(request.error), extra_json, "}"));
     if (WriteAll(ssl.get(), response) == 1) {
@@ -803,7 +798,7 @@ void ReplicationServer::Serve(Connection* c) {
       ::shutdown(c->fd.get(), SHUT_WR);
       // Drain what the peer still sends until it closes, so that unread bytes do not turn the
       // close into a reset that could discard the response before the peer reads it.
-      io.deadline_ms = SteadyMs() + kLingerMs;
+      io.deadline_ms = SteadyNowMs() + kLingerMs;
       while (!io.timed_out && !io.stopped && SSL_read(ssl.get(), buf, sizeof(buf)) > 0) {
       }
     }
@@ -830,7 +825,7 @@ void ReplicationServer::Serve(Connection* c) {
   std::string why;  // why the stream ended; empty while it runs
   // Send writes |out| whole and accounts for it, or sets |why|.
   auto send = [&]() -> bool {
-    io.deadline_ms = SteadyMs() + options_.write_timeout_ms;
+    io.deadline_ms = SteadyNowMs() + options_.write_timeout_ms;
     const int ret = WriteAll(ssl.get(), out);
     if (ret != 1) {
       why = end_reason(ssl.get(), ret);
@@ -846,7 +841,7 @@ void ReplicationServer::Serve(Connection* c) {
     batch_records = 0;
     batch_last_lsn = 0;
     out.clear();
-    last_send_ms = SteadyMs();
+    last_send_ms = SteadyNowMs();
     return true;
   };
 
@@ -921,7 +916,7 @@ void ReplicationServer::Serve(Connection* c) {
       continue;
     }
     // Idle: a heartbeat when due, else wait for the next record (in slices, to notice Stop()).
-    const int64_t idle_ms = SteadyMs() - last_send_ms;
+    const int64_t idle_ms = SteadyNowMs() - last_send_ms;
     if (idle_ms >= options_.heartbeat_ms) {
       AppendHeartbeat(&out, wal_->durable_lsn(), UnixMs());
       send();
@@ -973,7 +968,7 @@ std::string ReplicationServer::StatusJson() const {
       absl::StrCat("{\"role\":\"leader\",\"listen\":", JsonString(bound_address_),
                    ",\"durable_lsn\":", wal.durable_lsn, ",\"oldest_lsn\":", wal.oldest_lsn,
                    ",\"snapshot_lsn\":", wal.snapshot_lsn, ",\"followers\":[");
-  const int64_t now = SteadyMs();
+  const int64_t now = SteadyNowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     bool first = true;

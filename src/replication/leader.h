@@ -29,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "replication/protocol.h"
+#include "ringward/base/secret_digest.h"
 #include "ringward/base/fd.h"
 #include "ringward/net/tls/tls_context.h"
 #include "ringward/revocation/wal.h"
@@ -122,7 +123,7 @@ class ReplicationServer {
   const LeaderOptions options_;
   revocation::WriteAheadLog* const wal_;
   const std::shared_ptr<const tls::TlsContext> tls_;
-  const CredentialCheck credential_;
+  const SecretDigest credential_;
   Fd listener_;  // closed by Stop() once the acceptor has ended
   // wake_ is an eventfd that Stop() makes readable for good: every socket wait polls it too.
   const Fd wake_;

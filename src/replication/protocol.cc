@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "openssl/mem.h"
 #include "ringward/base/fd.h"
 #include "ringward/base/strings.h"
 
@@ -209,14 +208,5 @@ absl::StatusOr<std::string> LoadCredential(const std::string& path) {
   return std::string(secret);
 }
 
-CredentialCheck::CredentialCheck(std::string_view secret) {
-  SHA256(reinterpret_cast<const uint8_t*>(secret.data()), secret.size(), digest_);
-}
-
-bool CredentialCheck::Matches(std::string_view presented) const {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(presented.data()), presented.size(), digest);
-  return CRYPTO_memcmp(digest, digest_, sizeof(digest)) == 0;
-}
 
 }  // namespace ringward::replication

@@ -5,7 +5,7 @@
 // credential (loading it from a file and comparing it in constant time).
 //
 // Thread-safety: the free functions are pure and thread-safe. A FrameReader is used by one thread
-// at a time. A CredentialCheck is immutable after construction and may be shared by threads.
+// at a time.
 // Ownership: encoders append to a string the caller owns; a frame returned by FrameReader::Next
 // views into the reader's buffer.
 #ifndef RINGWARD_REPLICATION_PROTOCOL_H_
@@ -18,7 +18,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "openssl/sha.h"
 #include "revocation/wal_format.h"
 
 namespace ringward::replication {
@@ -103,17 +102,8 @@ bool IsValidCredential(std::string_view secret);
 // unreadable file or loose permissions ("chmod 600 <path>"), InvalidArgument for bad content.
 absl::StatusOr<std::string> LoadCredential(const std::string& path);
 
-// CredentialCheck compares a presented bearer credential with the expected one. Both are hashed
-// with SHA-256 and the digests compared with CRYPTO_memcmp, so the time taken depends neither on
-// where the strings differ nor on the secret's length. Keeps only the digest.
-class CredentialCheck {
- public:
-  explicit CredentialCheck(std::string_view secret);
-  bool Matches(std::string_view presented) const;
-
- private:
-  uint8_t digest_[SHA256_DIGEST_LENGTH];
-};
+// The leader checks a follower's credential with ringward::SecretDigest
+// ("ringward/base/secret_digest.h"): SHA-256 digests compared in constant time.
 
 }  // namespace ringward::replication
 

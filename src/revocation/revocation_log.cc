@@ -235,45 +235,19 @@ absl::StatusOr<ReplayReport> ReplayRevocations(WriteAheadLog& wal, RevocationSet
     return absl::OkStatus();
   };
 
-  WalRecord record;
-  absl::StatusOr<std::unique_ptr<WalSnapshotReader>> snapshot = wal.NewSnapshotReader();
-  if (snapshot.ok()) {
-    report.snapshot_lsn = (*snapshot)->lsn();
-    for (;;) {
-      absl::StatusOr<bool> more = (*snapshot)->Next(&record);
-      if (!more.ok()) {
-        return more.status();
-      }
-      if (!*more) {
-        break;
-      }
-      ++report.snapshot_records;
-      if (absl::Status s = apply(record, "snapshot"); !s.ok()) {
-        return s;
-      }
-    }
-  } else if (!absl::IsNotFound(snapshot.status())) {
-    return snapshot.status();
-  }
+  report.snapshot_lsn = wal.snapshot_lsn();
   report.last_lsn = report.snapshot_lsn;
-
-  absl::StatusOr<std::unique_ptr<WalReader>> reader = wal.NewReader(report.snapshot_lsn + 1);
-  if (!reader.ok()) {
-    return reader.status();
-  }
-  for (;;) {
-    absl::StatusOr<bool> more = (*reader)->Next(&record);
-    if (!more.ok()) {
-      return more.status();
-    }
-    if (!*more) {
-      break;
+  absl::Status replayed = ReplayLog(wal, [&](const WalRecord& record, bool from_snapshot) {
+    if (from_snapshot) {
+      ++report.snapshot_records;
+      return apply(record, "snapshot");
     }
     ++report.log_records;
     report.last_lsn = record.lsn;
-    if (absl::Status s = apply(record, "log"); !s.ok()) {
-      return s;
-    }
+    return apply(record, "log");
+  });
+  if (!replayed.ok()) {
+    return replayed;
   }
   return report;
 }

@@ -1208,4 +1208,45 @@ absl::Status WalSnapshotWriter::Finish() {
   return status;
 }
 
+absl::Status ReplayLog(WriteAheadLog& wal,
+                       const std::function<absl::Status(const WalRecord& record,
+                                                        bool from_snapshot)>& fn) {
+  WalRecord record;
+  absl::StatusOr<std::unique_ptr<WalSnapshotReader>> snapshot = wal.NewSnapshotReader();
+  uint64_t from = 1;
+  if (snapshot.ok()) {
+    from = (*snapshot)->lsn() + 1;
+    for (;;) {
+      absl::StatusOr<bool> more = (*snapshot)->Next(&record);
+      if (!more.ok()) {
+        return more.status();
+      }
+      if (!*more) {
+        break;
+      }
+      if (absl::Status s = fn(record, /*from_snapshot=*/true); !s.ok()) {
+        return s;
+      }
+    }
+  } else if (!absl::IsNotFound(snapshot.status())) {
+    return snapshot.status();
+  }
+  absl::StatusOr<std::unique_ptr<WalReader>> reader = wal.NewReader(from);
+  if (!reader.ok()) {
+    return reader.status();
+  }
+  for (;;) {
+    absl::StatusOr<bool> more = (*reader)->Next(&record);
+    if (!more.ok()) {
+      return more.status();
+    }
+    if (!*more) {
+      return absl::OkStatus();
+    }
+    if (absl::Status s = fn(record, /*from_snapshot=*/false); !s.ok()) {
+      return s;
+    }
+  }
+}
+
 }  // namespace ringward::revocation

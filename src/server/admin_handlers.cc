@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringward/base/json.h"
+#include "ringward/base/percent.h"
 #include "ringward/base/strings.h"
 
 namespace ringward::server {
@@ -59,19 +60,6 @@ bool IsJsonContentType(std::string_view value) {
     }
   }
   return value.size() == kType.size() || value[kType.size()] == ';' || value[kType.size()] == ' ';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 // UnderPath reports whether |path| is |prefix| or below it ("/admin/users", "/admin/users/x").
@@ -284,28 +272,6 @@ absl::Status ParseOne(simdjson::dom::element element, std::string_view prefix, R
 
 }  // namespace
 
-bool PercentDecode(std::string_view in, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) {
-      return false;
-    }
-    const int hi = HexValue(in[i + 1]);
-    const int lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) {
-      return false;
-    }
-    out->push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
-
 absl::Status RevocationBodyParser::Parse(std::string_view body, size_t max,
                                          std::vector<Revocation>* out) {
   out->clear();
@@ -512,19 +478,27 @@ AdminHandlers::Result AdminHandlers::Defer(ControlOp op, Route route, const http
                                            uint32_t conn_generation,
                                            std::vector<Revocation> revocations, ResponseWriter& w) {
   auto request = std::make_unique<ControlRequest>();
+  request->op = op;
+  request->route = route;
+  request->revocations = std::move(revocations);
+  return Submit(std::move(request), req, ctx, conn_index, conn_generation,
+                ErrorJson("too many admin requests in flight on this connection's shard; retry"),
+                w);
+}
+
+AdminHandlers::Result AdminHandlers::Submit(std::unique_ptr<ControlRequest> request,
+                                            const http::Request& req, const HandlerContext& ctx,
+                                            uint32_t conn_index, uint32_t conn_generation,
+                                            std::string_view busy_body, ResponseWriter& w) {
+  const Route route = request->route;
   request->shard = shard_;
   request->conn_index = conn_index;
   request->conn_generation = conn_generation;
   request->connection = ctx.connection;
   request->head = req.method == http::Method::kHead;
-  request->route = route;
-  request->op = op;
-  request->revocations = std::move(revocations);
   request->received = std::chrono::steady_clock::now();
   if (!control_->channel(shard_).Submit(request)) {
-    return Json(route, 503,
-                ErrorJson("too many admin requests in flight on this connection's shard; retry"),
-                req.method == http::Method::kHead, ctx, w,
+    return Json(route, 503, busy_body, req.method == http::Method::kHead, ctx, w,
                 "Retry-After: 1\r\nCache-Control: no-store\r\n");
   }
   control_->Wake();
@@ -646,14 +620,8 @@ AdminHandlers::Result AdminHandlers::DeferIssuance(issuance::Endpoint endpoint, 
                                                    uint32_t conn_generation, std::string peer,
                                                    ResponseWriter& w) {
   auto request = std::make_unique<ControlRequest>();
-  request->shard = shard_;
-  request->conn_index = conn_index;
-  request->conn_generation = conn_generation;
-  request->connection = ctx.connection;
-  request->head = req.method == http::Method::kHead;
-  request->route = route;
   request->op = ControlOp::kIssuance;
-  request->received = std::chrono::steady_clock::now();
+  request->route = route;
   issuance::HttpCall& call = request->call;
   call.endpoint = endpoint;
   call.method.assign(req.method_token);
@@ -662,15 +630,10 @@ AdminHandlers::Result AdminHandlers::DeferIssuance(issuance::Endpoint endpoint, 
   call.authorization.assign(req.authorization);
   call.body.assign(req.body);
   call.peer = std::move(peer);
-  if (!control_->channel(shard_).Submit(request)) {
-    return Json(route, 503,
+  return Submit(std::move(request), req, ctx, conn_index, conn_generation,
                 "{\"error\":\"temporarily_unavailable\",\"error_description\":\"too many "
                 "requests in flight on this shard; retry\"}\n",
-                req.method == http::Method::kHead, ctx, w,
-                "Retry-After: 1\r\nCache-Control: no-store\r\n");
-  }
-  control_->Wake();
-  return Result{Outcome{route, 0}, true};
+                w);
 }
 
 }  // namespace ringward::server

@@ -56,9 +56,6 @@ class RevocationBodyParser {
   simdjson::dom::parser dom_;
 };
 
-// PercentDecode decodes a path segment (%XX escapes; '+' stays '+'); false for a malformed
-// escape.
-bool PercentDecode(std::string_view in, std::string* out);
 
 class AdminHandlers {
  public:
@@ -99,6 +96,11 @@ class AdminHandlers {
   Result Defer(ControlOp op, Route route, const http::Request& req, const HandlerContext& ctx,
                uint32_t conn_index, uint32_t conn_generation,
                std::vector<revocation::Revocation> revocations, ResponseWriter& w);
+  // Submit fills in what finds the connection again and hands |request| to the control plane,
+  // or answers 503 with |busy_body| when this shard has too many in flight.
+  Result Submit(std::unique_ptr<ControlRequest> request, const http::Request& req,
+                const HandlerContext& ctx, uint32_t conn_index, uint32_t conn_generation,
+                std::string_view busy_body, ResponseWriter& w);
   Result DeferIssuance(issuance::Endpoint endpoint, Route route, const http::Request& req,
                        const HandlerContext& ctx, uint32_t conn_index, uint32_t conn_generation,
                        std::string peer, ResponseWriter& w);

@@ -11,6 +11,7 @@
 #include "openssl/rand.h"
 #include "ringward/base/base64url.h"
 #include "ringward/base/json.h"
+#include "ringward/base/os.h"
 #include "ringward/base/strings.h"
 #include "ringward/token/jws.h"
 #include "ringward/token/key.h"
@@ -68,12 +69,6 @@ bool ReadFile(const std::string& path, std::string* out) {
 }
 
 namespace {
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int Usage(std::string_view message) {
   std::fprintf(stderr, "ringward: %.*s (see ringward help)\n", static_cast<int>(message.size()),

@@ -14,10 +14,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "openssl/mem.h"
-#include "openssl/sha.h"
+#include "concurrent/status_waiter.h"
 #include "ringward/base/fd.h"
 #include "ringward/base/json.h"
+#include "ringward/base/os.h"
 #include "ringward/base/strings.h"
 #include "ringward/net/uring/prep.h"
 #include "ringward/net/uring/user_data.h"
@@ -41,12 +41,6 @@ constexpr uint64_t kExpireMinSlots = 1 << 16;
 constexpr int64_t kAckBucketMicros[] = {1000,   2000,   5000,   10000,   20000,  50000,
                                         100000, 200000, 500000, 1000000, 2000000};
 static_assert(std::size(kAckBucketMicros) + 1 == 12);
-
-int64_t UnixNow() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec;
-}
 
 std::string ErrorJson(std::string_view message) {
   std::string out = "{\"error\":";
@@ -106,7 +100,7 @@ absl::StatusOr<AdminToken> AdminToken::FromString(std::string_view token, std::s
         " characters from A-Z a-z 0-9 - . _ ~ + / = (make one with `openssl rand -base64 32`)"));
   }
   AdminToken t;
-  SHA256(reinterpret_cast<const uint8_t*>(token.data()), token.size(), t.digest_);
+  t.digest_ = SecretDigest(token);
   t.source_ = std::string(source);
   return t;
 }
@@ -161,11 +155,7 @@ absl::StatusOr<AdminToken> AdminToken::Load(const config::Config& config) {
   return FromString(text, path);
 }
 
-bool AdminToken::Matches(std::string_view presented) const {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(presented.data()), presented.size(), digest);
-  return CRYPTO_memcmp(digest, digest_, sizeof(digest)) == 0;
-}
+bool AdminToken::Matches(std::string_view presented) const { return digest_.Matches(presented); }
 
 // --- Options ---
 
@@ -755,27 +745,14 @@ absl::Status ControlPlane::InstallSnapshot(uint64_t covered_lsn,
 }
 
 absl::Status ControlPlane::SubmitInternalAndWait(std::unique_ptr<ControlRequest> request) {
-  struct Waiter {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    absl::Status status;
-  };
-  auto waiter = std::make_shared<Waiter>();
-  request->internal_done = [waiter](absl::Status s) {
-    std::lock_guard<std::mutex> lock(waiter->mu);
-    waiter->status = std::move(s);
-    waiter->done = true;
-    waiter->cv.notify_all();
-  };
+  auto waiter = std::make_shared<concurrent::StatusWaiter>();
+  request->internal_done = [waiter](absl::Status s) { waiter->Set(std::move(s)); };
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     internal_.push_back(std::move(request));
   }
   doorbell_->Ring();
-  std::unique_lock<std::mutex> lock(waiter->mu);
-  waiter->cv.wait(lock, [&] { return waiter->done; });
-  return waiter->status;
+  return waiter->Wait();
 }
 
 std::string ControlPlane::ReplicationStatusJson() const {

@@ -43,7 +43,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,6 +61,7 @@
 #include "issuance/service.h"
 #include "replication/follower.h"
 #include "replication/leader.h"
+#include "ringward/base/secret_digest.h"
 #include "ringward/config/config.h"
 #include "ringward/net/uring/ring.h"
 #include "ringward/revocation/revocation_log.h"
@@ -192,7 +192,7 @@ class AdminToken {
   const std::string& source() const { return source_; }
 
  private:
-  uint8_t digest_[32] = {};
+  SecretDigest digest_;
   std::string source_;  // the file it came from, for logs
 };
 

@@ -2,6 +2,7 @@
 // encoders and decoders, the incremental FrameReader (split feeds, every single-byte corruption,
 // random garbage) and the shared credential.
 #include "replication/protocol.h"
+#include "ringward/base/secret_digest.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -304,7 +305,7 @@ TEST(CredentialTest, Alphabet) {
 }
 
 TEST(CredentialTest, MatchesOnlyTheExactSecret) {
-  const CredentialCheck check("s3cret-s3cret-s3cret");
+  const SecretDigest check("s3cret-s3cret-s3cret");
   EXPECT_TRUE(check.Matches("s3cret-s3cret-s3cret"));
   EXPECT_FALSE(check.Matches("s3cret-s3cret-s3cre"));
   EXPECT_FALSE(check.Matches("s3cret-s3cret-s3cret "));

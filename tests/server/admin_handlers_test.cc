@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ringward/base/percent.h"
 #include "ringward/net/http/request_parser.h"
 #include "ringward/token/key.h"
 #include "ringward/token/signer.h"

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -377,6 +378,13 @@ class WalSnapshotWriter {
   bool install_ = false;     // made by BeginInstall
   uint64_t generation_ = 0;  // the log's install generation at BeginSnapshot
 };
+
+// ReplayLog hands |fn| every record a restart replays, in order: the snapshot's records
+// (|from_snapshot| true; their lsn is the LSN the snapshot covers), then each durable record
+// after the snapshot. It stops at the first error, |fn|'s or the log's. Blocking (file I/O).
+absl::Status ReplayLog(WriteAheadLog& wal,
+                       const std::function<absl::Status(const WalRecord& record,
+                                                        bool from_snapshot)>& fn);
 
 }  // namespace ringward::revocation
 

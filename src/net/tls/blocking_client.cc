@@ -20,10 +20,13 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "openssl/err.h"
 #include "openssl/x509.h"
 #include "openssl/x509v3.h"
+#include "ringward/base/os.h"
+#include "ringward/base/strings.h"
 
 namespace ringward::tls {
 namespace {
@@ -31,16 +34,7 @@ namespace {
 // kMaxWrite keeps one SSL_write's length well inside an int.
 constexpr size_t kMaxWrite = size_t{1} << 20;
 
-int64_t SteadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string ErrnoText(int err) {
-  char buf[128];
-  return std::string(strerror_r(err, buf, sizeof(buf)));  // GNU strerror_r: returns the text
-}
 
 // SslErrorText drains BoringSSL's error queue into one line.
 std::string SslErrorText() {
@@ -364,6 +358,100 @@ absl::Status BlockingTlsConnection::Wait(short events, int64_t deadline_ms, cons
           " ms)"));
     }
   }
+}
+
+std::string PrintableAscii(std::string_view s, size_t max) {
+  std::string out;
+  for (const char c : s.substr(0, std::min(s.size(), max))) {
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  if (s.size() > max) {
+    out.append("...");
+  }
+  return out;
+}
+
+absl::StatusOr<HttpResponseHead> ParseHttpResponseHead(std::string_view head) {
+  HttpResponseHead out;
+  size_t eol = head.find("\r\n");
+  const std::string_view status_line = head.substr(0, eol);
+  // "HTTP/1.1 200 OK": version, space, three digits, then an optional space and reason.
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
+      status_line[7] < '0' || status_line[7] > '9' || status_line[8] != ' ' ||
+      !std::all_of(status_line.begin() + 9, status_line.begin() + 12,
+                   [](char c) { return c >= '0' && c <= '9'; }) ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
+    return absl::UnavailableError(absl::StrCat("the answer is not an HTTP/1.x response (",
+                                               PrintableAscii(status_line, 64), ")"));
+  }
+  out.status =
+      (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
+  if (status_line.size() > 13) {
+    out.reason = PrintableAscii(status_line.substr(13), 80);
+  }
+  bool has_transfer_encoding = false;
+  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  while (!rest.empty()) {
+    eol = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    if (line.empty()) {
+      continue;
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      return absl::UnavailableError("the response folds a header line (obs-fold)");
+    }
+    if (line.find_first_of("\r\n") != std::string_view::npos ||
+        std::find(line.begin(), line.end(), '\0') != line.end()) {
+      return absl::UnavailableError("the response has a bare CR, LF or NUL in its headers");
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 ||
+        line.substr(0, colon).find_first_of(" \t") != std::string_view::npos) {
+      return absl::UnavailableError(
+          absl::StrCat("the response has a malformed header line (", PrintableAscii(line, 64), ")"));
+    }
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+      value.remove_suffix(1);
+    }
+    if (absl::EqualsIgnoreCase(ToAbsl(name), "content-length")) {
+      if (out.has_content_length) {
+        return absl::UnavailableError("the response has two Content-Length headers");
+      }
+      if (value.empty() || value.size() > 18 ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return absl::UnavailableError(
+            absl::StrCat("the response's Content-Length ", PrintableAscii(value, 32),
+                         " is not a number"));
+      }
+      out.has_content_length = true;
+      for (const char c : value) {
+        out.content_length = out.content_length * 10 + static_cast<uint64_t>(c - '0');
+      }
+    } else if (absl::EqualsIgnoreCase(ToAbsl(name), "transfer-encoding")) {
+      if (has_transfer_encoding || !absl::EqualsIgnoreCase(ToAbsl(value), "chunked")) {
+        return absl::UnavailableError(
+            absl::StrCat("the response's Transfer-Encoding ", PrintableAscii(value, 64),
+                         " is not supported (only a single \"chunked\")"));
+      }
+      has_transfer_encoding = true;
+      out.chunked = true;
+    } else if (absl::EqualsIgnoreCase(ToAbsl(name), "location")) {
+      out.location = PrintableAscii(value, 200);
+    } else if (absl::EqualsIgnoreCase(ToAbsl(name), "content-type")) {
+      out.content_type = std::string(value);
+    }
+  }
+  if (out.has_content_length && out.chunked) {
+    return absl::UnavailableError(
+        "the response has both Content-Length and Transfer-Encoding (ambiguous framing)");
+  }
+  return out;
 }
 
 }  // namespace ringward::tls

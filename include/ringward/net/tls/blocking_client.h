@@ -90,6 +90,28 @@ class BlockingTlsConnection {
   bssl::UniquePtr<SSL> ssl_;
 };
 
+// HttpResponseHead is the status line of an HTTP/1.x answer read over a BlockingTlsConnection
+// and the headers that delimit its body.
+struct HttpResponseHead {
+  int status = 0;
+  std::string reason;  // printable ASCII, bounded
+  std::string location;
+  std::string content_type;
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  bool chunked = false;  // Transfer-Encoding: chunked (any other coding is refused)
+};
+
+// ParseHttpResponseHead parses |head| (up to and including the CRLF before the empty line),
+// strictly: a malformed status line, obs-fold, a bare CR/LF/NUL, a malformed header line, two
+// Content-Lengths, a transfer coding other than one "chunked", or Content-Length with
+// Transfer-Encoding are Unavailable errors saying which.
+absl::StatusOr<HttpResponseHead> ParseHttpResponseHead(std::string_view head);
+
+// PrintableAscii keeps the printable ASCII of peer-supplied text (a reason phrase, a Location),
+// at most |max| bytes ("..." after), so that an error message stays one clean line.
+std::string PrintableAscii(std::string_view s, size_t max);
+
 }  // namespace ringward::tls
 
 #endif  // RINGWARD_NET_TLS_BLOCKING_CLIENT_H_
