@@ -38,12 +38,13 @@
 #define RINGWARD_CONCURRENT_ATOMIC_BIT_BLOCKS_H_
 
 #include <immintrin.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+
+#include "ringward/base/huge_pages.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define RINGWARD_TSAN_BUILD 1
@@ -60,20 +61,15 @@ class AtomicBitBlocks {
   static constexpr size_t kLanes = 8;
   static constexpr size_t kBlockBytes = 32;
 
-  // AtomicBitBlocks allocates |num_blocks| zeroed blocks (at least one). Arrays of 2 MiB and
-  // more are mapped on their own and offered to transparent huge pages: lookups land on random
-  // blocks, and with 4 KiB pages a 13 MB filter (10M keys) would miss the TLB on most of them.
+  // AtomicBitBlocks allocates |num_blocks| zeroed blocks (at least one) in a mapping of their
+  // own, offered to transparent huge pages from 2 MiB on: lookups land on random blocks, and
+  // with 4 KiB pages a 13 MB filter (10M keys) would miss the TLB on most of them.
   explicit AtomicBitBlocks(size_t num_blocks)
-      : num_blocks_(num_blocks == 0 ? 1 : num_blocks), blocks_(Allocate(num_blocks_, &mapped_)) {}
+      : num_blocks_(num_blocks == 0 ? 1 : num_blocks),
+        memory_(num_blocks_ * kBlockBytes),
+        blocks_(Construct(memory_, num_blocks_)) {}
   AtomicBitBlocks(const AtomicBitBlocks&) = delete;
   AtomicBitBlocks& operator=(const AtomicBitBlocks&) = delete;
-  ~AtomicBitBlocks() {
-    if (mapped_ != 0) {
-      munmap(blocks_, mapped_);
-    } else {
-      delete[] blocks_;
-    }
-  }
 
   size_t num_blocks() const { return num_blocks_; }
   size_t bytes() const { return num_blocks_ * kBlockBytes; }
@@ -122,28 +118,15 @@ class AtomicBitBlocks {
   };
   static_assert(sizeof(Block) == kBlockBytes);
   static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
-  static constexpr size_t kHugePage = size_t{2} << 20;
-
-  // Allocate returns zeroed blocks, setting |*mapped| to the mapping's length (0 for new[]).
-  static Block* Allocate(size_t n, size_t* mapped) {
-    *mapped = 0;
-    const size_t bytes = n * kBlockBytes;
-    if (bytes >= kHugePage) {
-      const size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-      void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p != MAP_FAILED) {
-        madvise(p, length, MADV_HUGEPAGE);  // advice only: 4 KiB pages also work
-        *mapped = length;
-        Block* blocks = static_cast<Block*>(p);
-        std::uninitialized_value_construct_n(blocks, n);
-        return blocks;
-      }
-    }
-    return new Block[n]();
+  // Zeroed memory on (transparent) huge pages; lanes are constructed over it.
+  static Block* Construct(base::HugePageMemory& memory, size_t n) {
+    Block* blocks = static_cast<Block*>(memory.data());
+    std::uninitialized_value_construct_n(blocks, n);
+    return blocks;
   }
 
   const size_t num_blocks_;
-  size_t mapped_ = 0;  // set by Allocate before blocks_ (declared first)
+  base::HugePageMemory memory_;  // declared before blocks_, which points into it
   Block* blocks_;
 };
 

@@ -13,8 +13,10 @@ namespace ringward::token {
 VerifiedTokenCache::VerifiedTokenCache(size_t capacity, size_t slot_bytes)
     : sets_(std::bit_ceil(std::max<size_t>(capacity, kWays)) / kWays),
       slot_bytes_(std::clamp<size_t>(slot_bytes, sizeof(SlotHeader) + 64, 65535)),
-      meta_(new SetMeta[sets_]()),
-      data_(new char[sets_ * kWays * slot_bytes_]) {}
+      meta_memory_(sets_ * sizeof(SetMeta)),
+      data_memory_(sets_ * kWays * slot_bytes_),
+      meta_(static_cast<SetMeta*>(meta_memory_.data())),
+      data_(static_cast<char*>(data_memory_.data())) {}
 
 uint64_t VerifiedTokenCache::Hash(std::string_view token) {
   return XXH3_64bits(token.data(), token.size());

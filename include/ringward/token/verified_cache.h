@@ -4,8 +4,8 @@
 // 4-way sets (from its low and its high half; two choices keep sets from overflowing long
 // before the cache is full), the 64-bit hash filters the ways, and a byte-for-byte comparison
 // of the whole token confirms the hit, so a hash collision can never let a different (forged)
-// token in. Memory is fixed at construction (capacity x slot size); the least recently used of
-// the eight candidate ways is evicted.
+// token in. Memory is fixed at construction (capacity x slot size, on transparent huge pages);
+// the least recently used of the eight candidate ways is evicted.
 // A hit returns the claims the verifier needs to re-check time (exp, nbf) and revocation, and
 // the strings the server puts in response headers.
 //
@@ -18,6 +18,7 @@
 #include <memory>
 #include <string_view>
 
+#include "ringward/base/huge_pages.h"
 #include "ringward/token/verifier.h"
 
 namespace ringward::token {
@@ -85,14 +86,17 @@ class VerifiedTokenCache {
   bool Find(std::string_view token, uint64_t hash, size_t* set, int* way);
 
   char* Slot(size_t set, int way) {
-    return data_.get() + (set * kWays + static_cast<size_t>(way)) * slot_bytes_;
+    return data_ + (set * kWays + static_cast<size_t>(way)) * slot_bytes_;
   }
 
   size_t sets_;
   size_t slot_bytes_;
   uint32_t tick_ = 0;
-  std::unique_ptr<SetMeta[]> meta_;
-  std::unique_ptr<char[]> data_;
+  // Both tables are probed at random: on huge pages, so a probe does not also miss the TLB.
+  base::HugePageMemory meta_memory_;
+  base::HugePageMemory data_memory_;
+  SetMeta* meta_;
+  char* data_;
   VerifiedCacheStats stats_;
 };
 

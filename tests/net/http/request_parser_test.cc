@@ -676,6 +676,35 @@ TEST(RequestParserTest, AuthorizationBearerIsExtracted) {
   EXPECT_EQ(BearerToken("Basic YTpi"), "");
 }
 
+// Long tokens take the 32-bytes-at-a-time path: every byte value, at every offset of a block
+// and in the overlapping last block, gets the answer of the RFC 6750 grammar.
+TEST(RequestParserTest, BearerTokenChecksEveryByteOfLongTokens) {
+  const auto b64token_char = [](int c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+  };
+  for (const size_t length : {31u, 32u, 33u, 64u, 77u, 398u}) {
+    const std::string base(length, 'A');
+    for (int c = 0; c < 256; ++c) {
+      for (const size_t at : {size_t{0}, size_t{1}, length / 2, length - 2, length - 1}) {
+        if (c == ' ' && at == 0) {
+          continue;  // one more SP after the scheme: the same token
+        }
+        std::string token = base;
+        token[at] = static_cast<char>(c);
+        const std::string value = "Bearer " + token;
+        // "=" is padding: allowed only in a trailing run.
+        const bool valid = b64token_char(c) || (c == '=' && at == length - 1);
+        EXPECT_EQ(BearerToken(value) == token, valid)
+            << "length " << length << " byte " << c << " at " << at;
+        EXPECT_EQ(BearerToken(value).empty(), !valid) << "byte " << c << " at " << at;
+      }
+    }
+  }
+  EXPECT_EQ(BearerToken("Bearer " + std::string(100, 'x') + "=="), std::string(100, 'x') + "==");
+  EXPECT_EQ(BearerToken("Bearer " + std::string(100, '=')), "");
+}
+
 TEST(RequestParserTest, QueryStringIsSplitFromPath) {
   Request req;
   ASSERT_EQ(Parse("GET /v1/verify?token=a%2Fb&x=1?2 HTTP/1.1\r\nHost: a\r\n\r\n", &req).status,
