@@ -141,10 +141,12 @@ uint64_t Shard::UserDataFor(uint8_t op, const Conn& c) const {
 }
 
 void Shard::ReadClock() {
+  // The coarse clocks (one tick, 4 ms at HZ=250) are what timeouts in milliseconds and expiry
+  // in seconds need, and they cost a quarter of the precise ones: no TSC read, twice per turn.
   timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   now_s_ = ts.tv_sec;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   now_ms_ = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
   date_.Update(now_s_);
   replica_stale_ = shared_.replica != nullptr && shared_.control->is_follower() &&

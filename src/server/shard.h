@@ -231,8 +231,8 @@ class Shard {
   tls::TlsCounters tls_counters_;
   tls::TlsCounters tls_mirrored_;
 
-  int64_t now_s_ = 0;   // CLOCK_REALTIME seconds, for token checks and Date
-  int64_t now_ms_ = 0;  // CLOCK_MONOTONIC milliseconds, for timeouts
+  int64_t now_s_ = 0;   // CLOCK_REALTIME_COARSE seconds, for token checks and Date
+  int64_t now_ms_ = 0;  // CLOCK_MONOTONIC_COARSE milliseconds, for timeouts
   bool all_ready_ = false;
   bool replica_stale_ = false;  // read once per loop turn (ReadClock)
   bool draining_ = false;
