@@ -13,20 +13,6 @@
 #include "server/log.h"
 
 namespace ringward::server {
-namespace {
-
-bool HasPortZero(const uring::ListenAddress& a) {
-  if (a.family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_port == 0;
-  }
-  if (a.family == AF_INET6) {
-    return reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_port == 0;
-  }
-  return false;
-}
-
-}  // namespace
-
 absl::Status OpenAdminListeners(const std::vector<std::string>& addresses, int shard_count,
                                 std::vector<std::vector<ListenerSpec>>* per_shard,
                                 std::vector<Fd>* shared, std::vector<std::string>* unix_paths,
@@ -61,7 +47,10 @@ absl::Status OpenAdminListeners(const std::vector<std::string>& addresses, int s
       }
       shared->push_back(*std::move(fd));
     } else {
-      const bool port_zero = HasPortZero(*parsed);
+      const bool port_zero = parsed->port() == 0;
+      if (absl::Status free = uring::CheckNotListening(address); !free.ok()) {
+        return free;
+      }
       for (int i = 0; i < shard_count; ++i) {
         absl::StatusOr<Fd> fd = uring::CreateListenSocket(address);
         if (!fd.ok()) {

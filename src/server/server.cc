@@ -39,16 +39,6 @@ std::string WithPort(std::string_view address, uint16_t port) {
   return absl::StrCat(ToAbsl(address.substr(0, colon + 1)), port);
 }
 
-bool HasPortZero(const uring::ListenAddress& a) {
-  if (a.family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_port == 0;
-  }
-  if (a.family == AF_INET6) {
-    return reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_port == 0;
-  }
-  return false;
-}
-
 // FirstLine is the first line of a (possibly multi-line) status message, for STATUS=.
 std::string FirstLine(absl::string_view message) {
   return std::string(message.substr(0, message.find('\n')));
@@ -307,7 +297,10 @@ absl::Status Server::OpenListeners(int shard_count,
     // One SO_REUSEPORT socket per shard on the same address, so the kernel spreads connections
     // over the shards. With port 0 the first bind picks the port and the others follow it.
     std::string address = c.address;
-    const bool port_zero = HasPortZero(*parsed);
+    const bool port_zero = parsed->port() == 0;
+    if (absl::Status free = uring::CheckNotListening(address); !free.ok()) {
+      return free;
+    }
     for (int i = 0; i < shard_count; ++i) {
       absl::StatusOr<Fd> fd = uring::CreateListenSocket(address);
       if (!fd.ok()) {

@@ -4,6 +4,7 @@ that fails and keeps the old state, and SIGTERM draining in-flight requests with
 period."""
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -31,6 +32,25 @@ class ServeLifecycleTest(unittest.TestCase):
 
     def tearDown(self):
         self.s.close()
+
+    def test_a_second_server_on_a_busy_port_fails_instead_of_sharing_it(self):
+        # SO_REUSEPORT would let a second ringward of the same user join the first one's
+        # listeners and silently take a share of its connections.
+        with open(self.s.config_path) as f:
+            config = f.read()
+        busy = f'"127.0.0.1:{self.s.http_port}"'
+        config = re.sub(r"(?m)^listen = .*$", "listen = []", config)
+        config = re.sub(r"(?m)^plain_listen = .*$", f"plain_listen = [{busy}]", config)
+        second = os.path.join(self.s.dir, "second.toml")
+        with open(second, "w") as f:
+            f.write(config)
+        proc = rw.run("serve", "--config", second, check=1)
+        self.assertIn(f"listener 127.0.0.1:{self.s.http_port}: address already in use",
+                      proc.stderr)
+        # Every connection still reaches the first server.
+        for _ in range(20):
+            status, _, _ = self.s.raw_request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(status, 200)
 
     def test_sighup_rotates_keys_without_dropping_connections(self):
         old_token = self.s.mint({"sub": "old"})

@@ -81,6 +81,16 @@ absl::Status RemoveStaleUnixSocket(const ListenAddress& address) {
 
 }  // namespace
 
+uint16_t ListenAddress::port() const {
+  if (family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  }
+  if (family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return 0;
+}
+
 absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text) {
   ListenAddress out;
   constexpr std::string_view kUnix = "unix:";
@@ -216,6 +226,40 @@ absl::StatusOr<Fd> CreateListenSocket(std::string_view address, const ListenOpti
     return absl::ErrnoToStatus(errno, absl::StrCat("listen(", Av(address), ")"));
   }
   return fd;
+}
+
+absl::Status CheckNotListening(std::string_view address) {
+  absl::StatusOr<ListenAddress> parsed = ParseListenAddress(address);
+  if (!parsed.ok()) {
+    return parsed.status();
+  }
+  if (parsed->family == AF_UNIX) {
+    return absl::OkStatus();
+  }
+  if (parsed->port() == 0) {
+    return absl::OkStatus();
+  }
+  Fd probe(socket(parsed->family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("socket() for listener ", Av(address)));
+  }
+  // SO_REUSEADDR as the listeners have it: connections of an earlier run in TIME_WAIT are no
+  // conflict, a listening socket is.
+  if (absl::Status s = SetIntOption(probe.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
+      !s.ok()) {
+    return s;
+  }
+  if (bind(probe.get(), parsed->addr(), parsed->length) != 0) {
+    const int err = errno;
+    if (err == EADDRINUSE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "listener ", Av(address),
+          ": address already in use (another process listens there; is another ringward "
+          "running? It would share this port's connections through SO_REUSEPORT)"));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat("bind(", Av(address), ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint16_t> LocalPort(int fd) {

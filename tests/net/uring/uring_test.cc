@@ -674,6 +674,25 @@ TEST(ListenerTest, PortZeroGetsAPortAndReusePortAllowsOneListenerPerShard) {
   EXPECT_NE(exclusive.status().message().find("bind"), absl::string_view::npos);
 }
 
+TEST(ListenerTest, CheckNotListeningRefusesAPortAnotherGroupListensOn) {
+  absl::StatusOr<Fd> other = CreateListenSocket("127.0.0.1:0");  // SO_REUSEPORT, like a shard
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::StatusOr<uint16_t> port = LocalPort(other->get());
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string address = "127.0.0.1:" + std::to_string(*port);
+
+  const absl::Status busy = CheckNotListening(address);
+  EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition) << busy;
+  EXPECT_NE(busy.message().find("already in use"), absl::string_view::npos) << busy;
+  EXPECT_NE(busy.message().find(address), absl::string_view::npos) << busy;
+
+  other->reset();
+  EXPECT_TRUE(CheckNotListening(address).ok());
+  EXPECT_TRUE(CheckNotListening("127.0.0.1:0").ok());
+  EXPECT_TRUE(CheckNotListening("unix:@ringward-check-test").ok());
+  EXPECT_FALSE(CheckNotListening("not an address").ok());
+}
+
 TEST(ListenerTest, AcceptedSocketsInheritTcpNoDelay) {
   absl::StatusOr<Fd> listener = CreateListenSocket("127.0.0.1:0");
   ASSERT_TRUE(listener.ok()) << listener.status();

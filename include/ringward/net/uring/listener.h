@@ -33,6 +33,8 @@ struct ListenAddress {
   std::string unix_path;   // for AF_UNIX: the filesystem path, or "@name" for abstract
 
   const sockaddr* addr() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  // port is the TCP port in host byte order (0: any, or a unix socket).
+  uint16_t port() const;
 };
 
 // ParseListenAddress parses one of the forms above. Errors name the offending text and the
@@ -49,6 +51,13 @@ struct ListenOptions {
 // is not a socket, or a socket someone still listens on, is an error.
 absl::StatusOr<Fd> CreateListenSocket(std::string_view address, const ListenOptions& options);
 absl::StatusOr<Fd> CreateListenSocket(std::string_view address);
+
+// CheckNotListening fails when some socket already listens on TCP |address| (checked with a
+// bind without SO_REUSEPORT). A SO_REUSEPORT bind succeeds next to another process's
+// SO_REUSEPORT listeners of the same user, and the kernel then hands that process a share of
+// the connections: a second server started by mistake on a busy port must fail instead. Port 0
+// and unix sockets pass (CreateListenSocket deals with those).
+absl::Status CheckNotListening(std::string_view address);
 
 // LocalPort returns the TCP port |fd| is bound to (useful after binding port 0).
 absl::StatusOr<uint16_t> LocalPort(int fd);
