@@ -45,7 +45,7 @@ class ServeLifecycleTest(unittest.TestCase):
         with open(second, "w") as f:
             f.write(config)
         proc = rw.run("serve", "--config", second, check=1)
-        self.assertIn(f"listener 127.0.0.1:{self.s.http_port}: address already in use",
+        self.assertIn(f"bind(127.0.0.1:{self.s.http_port}): address already in use",
                       proc.stderr)
         # Every connection still reaches the first server.
         for _ in range(20):

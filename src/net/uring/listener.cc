@@ -253,8 +253,8 @@ absl::Status CheckNotListening(std::string_view address) {
     const int err = errno;
     if (err == EADDRINUSE) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "listener ", Av(address),
-          ": address already in use (another process listens there; is another ringward "
+          "bind(", Av(address),
+          "): address already in use (another process listens there; is another ringward "
           "running? It would share this port's connections through SO_REUSEPORT)"));
     }
     return absl::ErrnoToStatus(err, absl::StrCat("bind(", Av(address), ")"));
