@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -228,38 +230,41 @@ absl::StatusOr<Fd> CreateListenSocket(std::string_view address, const ListenOpti
   return fd;
 }
 
-absl::Status CheckNotListening(std::string_view address) {
+absl::Status CheckNotListening(std::string_view address, std::chrono::milliseconds wait) {
   absl::StatusOr<ListenAddress> parsed = ParseListenAddress(address);
   if (!parsed.ok()) {
     return parsed.status();
   }
-  if (parsed->family == AF_UNIX) {
+  if (parsed->family == AF_UNIX || parsed->port() == 0) {
     return absl::OkStatus();
   }
-  if (parsed->port() == 0) {
-    return absl::OkStatus();
-  }
-  Fd probe(socket(parsed->family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!probe) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("socket() for listener ", Av(address)));
-  }
-  // SO_REUSEADDR as the listeners have it: connections of an earlier run in TIME_WAIT are no
-  // conflict, a listening socket is.
-  if (absl::Status s = SetIntOption(probe.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
-      !s.ok()) {
-    return s;
-  }
-  if (bind(probe.get(), parsed->addr(), parsed->length) != 0) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    Fd probe(socket(parsed->family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("socket() for listener ", Av(address)));
+    }
+    // SO_REUSEADDR as the listeners have it: connections of an earlier run in TIME_WAIT are no
+    // conflict, a listening socket is.
+    if (absl::Status s = SetIntOption(probe.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
+        !s.ok()) {
+      return s;
+    }
+    if (bind(probe.get(), parsed->addr(), parsed->length) == 0) {
+      return absl::OkStatus();
+    }
     const int err = errno;
-    if (err == EADDRINUSE) {
+    if (err != EADDRINUSE) {
+      return absl::ErrnoToStatus(err, absl::StrCat("bind(", Av(address), ")"));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
       return absl::FailedPreconditionError(absl::StrCat(
           "bind(", Av(address),
           "): address already in use (another process listens there; is another ringward "
           "running? It would share this port's connections through SO_REUSEPORT)"));
     }
-    return absl::ErrnoToStatus(err, absl::StrCat("bind(", Av(address), ")"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<uint16_t> LocalPort(int fd) {

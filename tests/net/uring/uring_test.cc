@@ -686,7 +686,18 @@ TEST(ListenerTest, CheckNotListeningRefusesAPortAnotherGroupListensOn) {
   EXPECT_NE(busy.message().find("already in use"), absl::string_view::npos) << busy;
   EXPECT_NE(busy.message().find(address), absl::string_view::npos) << busy;
 
-  other->reset();
+  // Still busy after a wait: the answer comes once the wait is over.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(CheckNotListening(address, std::chrono::milliseconds(100)).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+
+  // A listener that goes away during the wait: free.
+  std::thread closer([&other] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    other->reset();
+  });
+  EXPECT_TRUE(CheckNotListening(address, std::chrono::seconds(5)).ok());
+  closer.join();
   EXPECT_TRUE(CheckNotListening(address).ok());
   EXPECT_TRUE(CheckNotListening("127.0.0.1:0").ok());
   EXPECT_TRUE(CheckNotListening("unix:@ringward-check-test").ok());

@@ -15,6 +15,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,12 +53,17 @@ struct ListenOptions {
 absl::StatusOr<Fd> CreateListenSocket(std::string_view address, const ListenOptions& options);
 absl::StatusOr<Fd> CreateListenSocket(std::string_view address);
 
-// CheckNotListening fails when some socket already listens on TCP |address| (checked with a
-// bind without SO_REUSEPORT). A SO_REUSEPORT bind succeeds next to another process's
-// SO_REUSEPORT listeners of the same user, and the kernel then hands that process a share of
-// the connections: a second server started by mistake on a busy port must fail instead. Port 0
-// and unix sockets pass (CreateListenSocket deals with those).
-absl::Status CheckNotListening(std::string_view address);
+// CheckNotListening fails when some socket still listens on TCP |address| after |wait| (checked
+// with a bind without SO_REUSEPORT, every 20 ms). A SO_REUSEPORT bind succeeds next to another
+// process's SO_REUSEPORT listeners of the same user, and the kernel then hands that process a
+// share of the connections: a second server started by mistake on a busy port must fail
+// instead. The wait rides out a predecessor that is going away: a killed server's listeners
+// live on until the kernel has torn down its io_uring, which holds them. Port 0 and unix
+// sockets pass (CreateListenSocket deals with those).
+absl::Status CheckNotListening(std::string_view address,
+                               std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+// The wait `ringward serve` gives a predecessor's listeners before it calls the port busy.
+inline constexpr std::chrono::milliseconds kListenerReleaseWait(2000);
 
 // LocalPort returns the TCP port |fd| is bound to (useful after binding port 0).
 absl::StatusOr<uint16_t> LocalPort(int fd);
