@@ -48,7 +48,8 @@ absl::Status OpenAdminListeners(const std::vector<std::string>& addresses, int s
       shared->push_back(*std::move(fd));
     } else {
       const bool port_zero = parsed->port() == 0;
-      if (absl::Status free = uring::CheckNotListening(address, uring::kListenerReleaseWait); !free.ok()) {
+      if (absl::Status free = uring::CheckNotListening(address, uring::kListenerReleaseWait);
+          !free.ok()) {
         return free;
       }
       for (int i = 0; i < shard_count; ++i) {

@@ -298,7 +298,8 @@ absl::Status Server::OpenListeners(int shard_count,
     // over the shards. With port 0 the first bind picks the port and the others follow it.
     std::string address = c.address;
     const bool port_zero = parsed->port() == 0;
-    if (absl::Status free = uring::CheckNotListening(address, uring::kListenerReleaseWait); !free.ok()) {
+    if (absl::Status free = uring::CheckNotListening(address, uring::kListenerReleaseWait);
+        !free.ok()) {
       return free;
     }
     for (int i = 0; i < shard_count; ++i) {

@@ -92,7 +92,8 @@ class VerifiedTokenCache {
   size_t sets_;
   size_t slot_bytes_;
   uint32_t tick_ = 0;
-  // Both tables are probed at random: on huge pages, so a probe does not also miss the TLB.
+  // Both tables are probed at random: on huge pages (from 2 MiB on), so that a probe does not
+  // also miss the TLB.
   base::HugePageMemory meta_memory_;
   base::HugePageMemory data_memory_;
   SetMeta* meta_;
