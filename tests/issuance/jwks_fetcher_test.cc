@@ -24,7 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "openssl/ssl.h"
-#include "ringward/net/tls/self_signed.h"
+#include "testing/fake_http_server.h"
 #include "testing/temp_dir.h"
 
 namespace ringward::issuance {
@@ -37,180 +37,26 @@ using std::chrono::steady_clock;
 
 constexpr char kJwks[] = R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc","kid":"k1"}]})";
 
-struct CertFiles {
-  std::string cert;
-  std::string key;
-};
-
-CertFiles MakeCert(const test::TempDir& dir, const std::string& name,
-                   std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"}) {
-  CertFiles files{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
-  tls::SelfSignedOptions options;
-  options.subject_alt_names = std::move(names);
-  const absl::Status status = tls::WriteSelfSignedCertificate(
-      files.cert, files.key, std::chrono::system_clock::now(), options);
-  EXPECT_TRUE(status.ok()) << status;
-  return files;
-}
+using test::CertFiles;
+using test::MakeCert;
 
 std::string Ok(std::string_view body) {
   return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ",
                       body.size(), "\r\n\r\n", std::string(body));
 }
 
-// FakeIdp accepts connections on 127.0.0.1:0 (TLS when given a certificate), one thread each,
-// reads the request head, records it (and the SNI name), and hands the connection to the test's
-// script; the connection is closed when the script returns.
-class FakeIdp {
+// FakeIdp is the identity provider: test::FakeHttpServer (TLS when given a certificate) with
+// scripts that do not need the connection's index, serving the JWKS path by default.
+class FakeIdp : public test::FakeHttpServer {
  public:
-  class Conn {
-   public:
-    Conn(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
-    bool Write(std::string_view bytes) {
-      while (!bytes.empty()) {
-        const int n = ssl_ != nullptr
-                          ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
-                          : static_cast<int>(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL));
-        if (n <= 0) {
-          return false;
-        }
-        bytes.remove_prefix(static_cast<size_t>(n));
-      }
-      return true;
-    }
-
-   private:
-    SSL* ssl_;
-    int fd_;
-  };
   using Script = std::function<void(const std::string& request, Conn& conn)>;
-
-  FakeIdp(const CertFiles* cert, Script script) : script_(std::move(script)) {
-    signal(SIGPIPE, SIG_IGN);  // scripts write to clients that may have hung up
-    if (cert != nullptr) {
-      ctx_.reset(SSL_CTX_new(TLS_method()));
-      EXPECT_TRUE(SSL_CTX_use_certificate_chain_file(ctx_.get(), cert->cert.c_str()));
-      EXPECT_TRUE(SSL_CTX_use_PrivateKey_file(ctx_.get(), cert->key.c_str(), SSL_FILETYPE_PEM));
-    }
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~FakeIdp() {
-    Release();
-    shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    close(listen_fd_);
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      threads.swap(threads_);
-    }
-    for (std::thread& t : threads) {
-      t.join();
-    }
-  }
-
+  FakeIdp(const CertFiles* cert, Script script)
+      : FakeHttpServer(cert, [script = std::move(script)](int, const std::string& request,
+                                                           Conn& conn) { script(request, conn); }) {}
   std::string url(std::string_view path = "/.well-known/jwks.json",
                   std::string_view host = "127.0.0.1") const {
-    return absl::StrCat(ctx_ ? "https://" : "http://", std::string(host), ":", port_,
-                        std::string(path));
+    return FakeHttpServer::url(path, host);
   }
-  int port() const { return port_; }
-  std::vector<std::string> requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  std::vector<std::string> server_names() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return server_names_;
-  }
-  int connections() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return connections_;
-  }
-
-  // Hold keeps a script waiting (a provider that says nothing) until Release or 20 s.
-  void Hold() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20), [this] { return released_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  void AcceptLoop() {
-    for (;;) {
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        return;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      ++connections_;
-      threads_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
-
-  void Serve(int fd) {
-    bssl::UniquePtr<SSL> ssl;
-    if (ctx_) {
-      ssl.reset(SSL_new(ctx_.get()));
-      SSL_set_fd(ssl.get(), fd);
-      if (SSL_accept(ssl.get()) != 1) {
-        close(fd);
-        return;
-      }
-      const char* name = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name);
-      std::lock_guard<std::mutex> lock(mu_);
-      server_names_.push_back(name == nullptr ? "" : name);
-    }
-    std::string head;
-    char buf[4096];
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      const int n = ssl ? SSL_read(ssl.get(), buf, sizeof(buf))
-                        : static_cast<int>(recv(fd, buf, sizeof(buf), 0));
-      if (n <= 0) {
-        close(fd);
-        return;
-      }
-      head.append(buf, static_cast<size_t>(n));
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      requests_.push_back(head);
-    }
-    Conn conn(ssl.get(), fd);
-    script_(head, conn);
-    if (ssl) {
-      SSL_shutdown(ssl.get());
-    }
-    close(fd);
-  }
-
-  Script script_;
-  bssl::UniquePtr<SSL_CTX> ctx_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::thread acceptor_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  int connections_ = 0;
-  std::vector<std::thread> threads_;
-  std::vector<std::string> requests_;
-  std::vector<std::string> server_names_;
 };
 
 FakeIdp::Script Answer(std::string response) {

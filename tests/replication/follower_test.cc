@@ -28,7 +28,7 @@
 #include "openssl/ssl.h"
 #include "replication/protocol.h"
 #include "revocation/wal_format.h"
-#include "ringward/net/tls/self_signed.h"
+#include "testing/fake_http_server.h"
 #include "testing/temp_dir.h"
 
 namespace ringward::replication {
@@ -144,159 +144,13 @@ class FakeSink : public ReplicaSink {
 
 // ---- a fake leader ----
 
-struct CertFiles {
-  std::string cert;
-  std::string key;
-};
+using test::CertFiles;
+using test::MakeCert;
 
-CertFiles MakeCert(const test::TempDir& dir, const std::string& name,
-                   std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"}) {
-  CertFiles files{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
-  tls::SelfSignedOptions options;
-  options.subject_alt_names = std::move(names);
-  const absl::Status status = tls::WriteSelfSignedCertificate(
-      files.cert, files.key, std::chrono::system_clock::now(), options);
-  EXPECT_TRUE(status.ok()) << status;
-  return files;
-}
-
-// FakeLeader accepts TLS connections on 127.0.0.1:0, one thread each, reads the request head,
-// records it, and hands the connection to the test's script with the connection's index.
-class FakeLeader {
+// FakeLeader is a TLS test::FakeHttpServer: a leader whose answers the test scripts.
+class FakeLeader : public test::FakeHttpServer {
  public:
-  class Conn {
-   public:
-    explicit Conn(SSL* ssl) : ssl_(ssl) {}
-    bool Write(std::string_view bytes) {
-      while (!bytes.empty()) {
-        const int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
-        if (n <= 0) {
-          return false;
-        }
-        bytes.remove_prefix(static_cast<size_t>(n));
-      }
-      return true;
-    }
-
-   private:
-    SSL* ssl_;
-  };
-  using Script = std::function<void(int index, const std::string& request, Conn& conn)>;
-
-  FakeLeader(const CertFiles& files, Script script) : script_(std::move(script)) {
-    signal(SIGPIPE, SIG_IGN);  // scripts write to followers that may have hung up
-    ctx_.reset(SSL_CTX_new(TLS_method()));
-    EXPECT_TRUE(SSL_CTX_use_certificate_chain_file(ctx_.get(), files.cert.c_str()));
-    EXPECT_TRUE(SSL_CTX_use_PrivateKey_file(ctx_.get(), files.key.c_str(), SSL_FILETYPE_PEM));
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~FakeLeader() {
-    Release();
-    shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    close(listen_fd_);
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      threads.swap(threads_);
-    }
-    for (std::thread& t : threads) {
-      t.join();
-    }
-  }
-
-  std::string url() const { return absl::StrCat("https://127.0.0.1:", port_); }
-  int port() const { return port_; }
-
-  std::vector<std::string> requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  std::vector<steady_clock::time_point> request_times() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return request_times_;
-  }
-  int handshakes_failed() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return handshakes_failed_;
-  }
-
-  // Release ends every script waiting in Hold() (a leader that went silent).
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-  void Hold() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20), [this] { return released_; });
-  }
-
- private:
-  void AcceptLoop() {
-    for (int index = 0;; ++index) {
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        return;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      threads_.emplace_back([this, fd, index] { Serve(fd, index); });
-    }
-  }
-
-  void Serve(int fd, int index) {
-    bssl::UniquePtr<SSL> ssl(SSL_new(ctx_.get()));
-    SSL_set_fd(ssl.get(), fd);
-    if (SSL_accept(ssl.get()) != 1) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++handshakes_failed_;
-      close(fd);
-      return;
-    }
-    std::string head;
-    char buf[4096];
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      const int n = SSL_read(ssl.get(), buf, sizeof(buf));
-      if (n <= 0) {
-        close(fd);
-        return;
-      }
-      head.append(buf, static_cast<size_t>(n));
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      requests_.push_back(head);
-      request_times_.push_back(steady_clock::now());
-    }
-    Conn conn(ssl.get());
-    script_(index, head, conn);
-    SSL_shutdown(ssl.get());
-    close(fd);
-  }
-
-  Script script_;
-  bssl::UniquePtr<SSL_CTX> ctx_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::thread acceptor_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  std::vector<std::thread> threads_;
-  std::vector<std::string> requests_;
-  std::vector<steady_clock::time_point> request_times_;
-  int handshakes_failed_ = 0;
+  FakeLeader(const CertFiles& files, Script script) : FakeHttpServer(&files, std::move(script)) {}
 };
 
 // WaitUntil polls |done| for up to 10 s.
