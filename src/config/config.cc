@@ -1463,6 +1463,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
                      [&base_dir](std::string* v) { return PlainListenProblem(base_dir, v); });
   server.Int("shards", &s.shards, 0, 1024);
   server.Bool("pin_shards", &config.server.pin_shards);
+  server.String("shard_scheduling", &s.shard_scheduling, [](std::string* v) {
+    return *v == "batch" || *v == "normal"
+               ? std::string()
+               : absl::StrCat("must be \"batch\" (SCHED_BATCH) or \"normal\" (SCHED_OTHER), got ",
+                              Quote(*v));
+  });
   server.Int("max_connections_per_shard", &s.max_connections_per_shard, 1, 1 << 20);
   server.Int("header_timeout_ms", &s.header_timeout_ms, 1, kIntMax);
   server.Int("idle_timeout_ms", &s.idle_timeout_ms, 1, kIntMax);
@@ -1643,6 +1649,7 @@ std::string RenderEffectiveConfig(const Config& config) {
   absl::StrAppend(&out, "plain_listen = ", TomlStringArray(s.plain_listen), "\n");
   absl::StrAppend(&out, "shards = ", s.shards, "\n");
   absl::StrAppend(&out, "pin_shards = ", TomlBool(config.server.pin_shards), "\n");
+  absl::StrAppend(&out, "shard_scheduling = ", TomlString(s.shard_scheduling), "\n");
   absl::StrAppend(&out, "max_connections_per_shard = ", s.max_connections_per_shard, "\n");
   absl::StrAppend(&out, "header_timeout_ms = ", s.header_timeout_ms, "\n");
   absl::StrAppend(&out, "idle_timeout_ms = ", s.idle_timeout_ms, "\n");

@@ -197,6 +197,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::Config config,
     shared.replica = s.repl_client_.get();
     shared.replica_fail_closed = s.config_.replication.fail_mode != "open";
   }
+  shared.batch_scheduling = s.config_.server.shard_scheduling == "batch";
   for (int i = 0; i < shard_count; ++i) {
     const int cpu = (cpus->empty() || !s.config_.server.pin_shards)
                         ? -1
@@ -382,13 +383,18 @@ absl::Status Server::Reload() {
   // Listeners and shards are fixed for the life of the process.
   if (next->server.listen != config_.server.listen ||
       next->server.plain_listen != config_.server.plain_listen ||
-      next->server.shards != config_.server.shards) {
+      next->server.shards != config_.server.shards ||
+      next->server.pin_shards != config_.server.pin_shards ||
+      next->server.shard_scheduling != config_.server.shard_scheduling) {
     LogEvent(LogPriority::kWarning, "reload",
-             {{"status", "restart_needed"}, {"keys", "listen,plain_listen,shards"},
+             {{"status", "restart_needed"},
+              {"keys", "listen,plain_listen,shards,pin_shards,shard_scheduling"},
               {"detail", "these take effect only after a restart"}});
     next->server.listen = config_.server.listen;
     next->server.plain_listen = config_.server.plain_listen;
     next->server.shards = config_.server.shards;
+    next->server.pin_shards = config_.server.pin_shards;
+    next->server.shard_scheduling = config_.server.shard_scheduling;
   }
   if (next->data_dir != config_.data_dir || next->admin.listen != config_.admin.listen ||
       next->admin.token_file != config_.admin.token_file) {

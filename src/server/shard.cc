@@ -166,6 +166,12 @@ absl::Status Shard::Setup() {
                 {"error", ToStd(s.message())}});
     }
   }
+  if (shared_.batch_scheduling) {
+    if (absl::Status s = uring::UseBatchSchedulingForCurrentThread(); !s.ok()) {
+      LogEvent(LogPriority::kWarning, "shard_scheduling",
+               {{"shard", index_}, {"status", "failed"}, {"error", ToStd(s.message())}});
+    }
+  }
   absl::StatusOr<uring::Ring> ring = uring::Ring::Create(kSqEntries);
   if (!ring.ok()) {
     return ring.status();

@@ -97,6 +97,8 @@ struct ShardShared {
   // A follower's replication client (null on a leader), and whether it fails closed when stale.
   const replication::ReplicationClient* replica = nullptr;
   bool replica_fail_closed = true;
+  // [server] shard_scheduling = "batch": shard threads run under SCHED_BATCH.
+  bool batch_scheduling = true;
 };
 
 // ShardTuning holds sizes that are not configuration but engineering choices; tests shrink

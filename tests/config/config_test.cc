@@ -100,6 +100,8 @@ TEST(ConfigDefaultsTest, StructDefaultsAreTheDocumentedOnes) {
   Config config;
   EXPECT_EQ(config.server.listen, std::vector<std::string>{"127.0.0.1:8443"});
   EXPECT_EQ(config.server.max_head_bytes, 8192u);
+  EXPECT_TRUE(config.server.pin_shards);
+  EXPECT_EQ(config.server.shard_scheduling, "batch");
   EXPECT_EQ(config.tokens.leeway_s, 30);
 }
 
@@ -129,6 +131,8 @@ constexpr char kEveryKey[] = R"(data_dir = "state"
 listen = ["0.0.0.0:443", "[::]:443"]
 plain_listen = ["127.0.0.1:8080", "unix:run/ringward.sock"]
 shards = 4
+pin_shards = false
+shard_scheduling = "normal"
 max_connections_per_shard = 1000
 header_timeout_ms = 2000
 idle_timeout_ms = 30000
@@ -174,6 +178,8 @@ TEST_F(ConfigTest, ReadsEveryKey) {
   EXPECT_EQ(s.plain_listen,
             (std::vector<std::string>{"127.0.0.1:8080", "unix:" + Path("run/ringward.sock")}));
   EXPECT_EQ(s.shards, 4);
+  EXPECT_FALSE(s.pin_shards);
+  EXPECT_EQ(s.shard_scheduling, "normal");
   EXPECT_EQ(s.max_connections_per_shard, 1000);
   EXPECT_EQ(s.header_timeout_ms, 2000);
   EXPECT_EQ(s.idle_timeout_ms, 30000);
@@ -398,6 +404,12 @@ TEST_F(ConfigTest, OutOfRangeValuesNameTheRange) {
     SCOPED_TRACE(c.section_and_key);
     EXPECT_EQ(Error(std::string(kValid) + c.section_and_key + "\n"), At(7) + c.expected);
   }
+}
+
+TEST_F(ConfigTest, ShardSchedulingIsBatchOrNormal) {
+  EXPECT_EQ(Error(std::string(kValid) + "[server]\nshard_scheduling = \"fifo\"\n"),
+            At(8) + "[server] shard_scheduling: must be \"batch\" (SCHED_BATCH) or \"normal\" "
+                    "(SCHED_OTHER), got \"fifo\"");
 }
 
 TEST_F(ConfigTest, NegativeTimeout) {
@@ -675,7 +687,7 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKeyWithItsDefault) {
     ASSERT_NE(comment, std::string::npos);
     EXPECT_EQ(example[comment + 1], '#') << "no comment above " << key;
   }
-  EXPECT_EQ(keys, 60);
+  EXPECT_EQ(keys, 61);
 }
 
 TEST_F(ConfigTest, RenderedConfigParsesBackToTheSameConfig) {

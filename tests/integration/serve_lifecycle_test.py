@@ -52,6 +52,28 @@ class ServeLifecycleTest(unittest.TestCase):
             status, _, _ = self.s.raw_request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             self.assertEqual(status, 200)
 
+    def shard_policies(self, server):
+        """{thread name: scheduling policy} for every thread of |server|'s process."""
+        policies = {}
+        for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
+            with open(f"/proc/{server.proc.pid}/task/{tid}/comm") as f:
+                policies[f.read().strip()] = os.sched_getscheduler(int(tid))
+        return policies
+
+    def test_shards_run_under_sched_batch_unless_told_otherwise(self):
+        policies = self.shard_policies(self.s)
+        self.assertEqual(policies["rw-shard-0"], os.SCHED_BATCH)
+        self.assertEqual(policies["rw-shard-1"], os.SCHED_BATCH)
+        # Only the shards: the other threads (the main one is named after the binary) keep the
+        # policy they were started with.
+        self.assertEqual(policies["ringward"], os.SCHED_OTHER)
+        with rs.RingwardServer(tls=False, server={"shard_scheduling": "normal"}) as normal:
+            policies = self.shard_policies(normal)
+            self.assertEqual(policies["rw-shard-0"], os.SCHED_OTHER)
+            self.assertEqual(policies["rw-shard-1"], os.SCHED_OTHER)
+            status, _, _ = normal.raw_request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(status, 200)
+
     def test_sighup_rotates_keys_without_dropping_connections(self):
         old_token = self.s.mint({"sub": "old"})
         kept = self.s.connect()

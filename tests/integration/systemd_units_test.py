@@ -151,7 +151,8 @@ class SystemdUnitsTest(unittest.TestCase):
         self.assertEqual(unit_values(SERVICE, "CapabilityBoundingSet"), [""])
         allowed = allowed_syscalls(SERVICE)
         for name in ("io_uring_setup", "io_uring_enter", "io_uring_register",
-                     "sched_setaffinity", "sched_getaffinity", "rt_sigtimedwait", "fdatasync"):
+                     "sched_setaffinity", "sched_getaffinity", "sched_setscheduler",
+                     "rt_sigtimedwait", "fdatasync"):
             with self.subTest(syscall=name):
                 self.assertTrue(name in allowed, f"SystemCallFilter= refuses {name}")
         for name in ("mount", "ptrace", "setuid", "reboot", "init_module", "bpf"):

@@ -28,8 +28,14 @@ struct ServerConfig {
   std::vector<std::string> plain_listen;
   int shards = 0;  // 0: one per CPU the process may run on
   // Pin each shard to its own CPU. Off when the cores are shared with other busy processes (a
-  // load generator on the same machine), where a pinned shard waits for its core.
+  // proxy or a load generator on the same machine): the kernel may then move a shard whose core
+  // is busy, for some more throughput at about the same CPU per request.
   bool pin_shards = true;
+  // How the kernel schedules shard threads: "batch" (SCHED_BATCH: a woken shard does not preempt
+  // the task running on its CPU, so work arriving meanwhile is answered in one loop turn) or
+  // "normal" (SCHED_OTHER: a woken shard preempts at once, for the lowest latency on a core
+  // shared with busy processes).
+  std::string shard_scheduling = "batch";
   int max_connections_per_shard = 16384;
   int header_timeout_ms = 10000;  // a request head must arrive within this
   int idle_timeout_ms = 60000;    // keep-alive connections idle longer are closed

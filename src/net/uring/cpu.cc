@@ -30,6 +30,16 @@ absl::Status PinCurrentThreadToCpu(int cpu) {
   return absl::OkStatus();
 }
 
+absl::Status UseBatchSchedulingForCurrentThread() {
+  const sched_param param{.sched_priority = 0};
+  // pthread_setschedparam returns the error number instead of setting errno.
+  const int err = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+  if (err != 0) {
+    return absl::ErrnoToStatus(err, "setting the thread's scheduling policy to SCHED_BATCH");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<int>> AllowedCpus() {
   cpu_set_t set;
   CPU_ZERO(&set);

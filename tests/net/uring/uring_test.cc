@@ -12,6 +12,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -795,6 +796,20 @@ TEST(CpuTest, PinsTheCallingThreadOnly) {
   absl::StatusOr<std::vector<int>> mine = AllowedCpus();
   ASSERT_TRUE(mine.ok());
   EXPECT_EQ(*mine, *allowed);
+}
+
+TEST(CpuTest, BatchSchedulingAppliesToTheCallingThreadOnly) {
+  const int before = sched_getscheduler(0);
+  int in_thread = -1;
+  absl::Status status;
+  std::thread shard([&] {
+    status = UseBatchSchedulingForCurrentThread();
+    in_thread = sched_getscheduler(0);
+  });
+  shard.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(in_thread, SCHED_BATCH);
+  EXPECT_EQ(sched_getscheduler(0), before);
 }
 
 TEST(CpuTest, RejectsCpusOutsideTheRange) {

@@ -24,6 +24,13 @@ absl::Status PinCurrentThreadToCpu(int cpu);
 // AllowedCpus returns the CPUs the calling thread may run on, in ascending order.
 absl::StatusOr<std::vector<int>> AllowedCpus();
 
+// UseBatchSchedulingForCurrentThread moves the calling thread to SCHED_BATCH (nice unchanged).
+// A woken SCHED_BATCH thread does not preempt the thread running on its CPU; it runs when that
+// one sleeps or its time slice ends. A shard woken by a request on a core its client shares
+// then finds the client's next requests already waiting and answers them in one loop turn,
+// instead of trading the core back and forth once per request. Needs no privilege.
+absl::Status UseBatchSchedulingForCurrentThread();
+
 // CurrentThreadCpu returns the CPU the calling thread is running on right now.
 absl::StatusOr<int> CurrentThreadCpu();
 
