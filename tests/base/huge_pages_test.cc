@@ -1,9 +1,13 @@
 // HugePageMemory: zeroed, rounded to whole pages (huge ones from 2 MiB on), owned once.
 #include "ringward/base/huge_pages.h"
 
+#include <sys/mman.h>
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -28,6 +32,34 @@ TEST(HugePageMemoryTest, LargeSizesRoundToHugePages) {
   auto* bytes = static_cast<uint8_t*>(m.data());
   EXPECT_EQ(bytes[m.size() - 1], 0);
   bytes[m.size() - 1] = 1;
+}
+
+// Resident pages: the request path that probes these tables must not take first-touch faults.
+size_t ResidentPages(const HugePageMemory& m) {
+  const size_t pages = m.size() / 4096;
+  std::vector<unsigned char> in_core(pages);
+  EXPECT_EQ(mincore(m.data(), m.size(), in_core.data()), 0);
+  size_t resident = 0;
+  for (unsigned char c : in_core) {
+    resident += c & 1;
+  }
+  return resident;
+}
+
+TEST(HugePageMemoryTest, EveryPageIsResidentBeforeFirstUse) {
+  HugePageMemory small(3 * 4096);
+  EXPECT_EQ(ResidentPages(small), 3u);
+  HugePageMemory large(2 * HugePageMemory::kHugePage);
+  EXPECT_EQ(ResidentPages(large), large.size() / 4096);
+  rusage before{};
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &before), 0);
+  auto* bytes = static_cast<volatile uint8_t*>(large.data());
+  for (size_t i = 0; i < large.size(); i += 4096) {
+    bytes[i] = 1;
+  }
+  rusage after{};
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &after), 0);
+  EXPECT_EQ(after.ru_minflt - before.ru_minflt, 0) << "writes to a populated table faulted";
 }
 
 TEST(HugePageMemoryTest, ZeroBytesMapNothing) {

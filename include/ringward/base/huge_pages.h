@@ -4,7 +4,8 @@
 // Tables that the request path probes at random (the verified-token cache, the revocation
 // filter) cost a TLB miss per probe on 4 KiB pages once they outgrow the TLB's reach; with
 // MADV_HUGEPAGE one 2 MiB entry covers 512 times as much. The advice works where THP is
-// "madvise" or "always" (Debian's default is madvise) and is harmless where it is off.
+// "madvise" or "always" (Debian's default is madvise) and is harmless where it is off. Every page
+// is faulted in when the mapping is made (MADV_POPULATE_WRITE), not on the request path.
 #ifndef RINGWARD_BASE_HUGE_PAGES_H_
 #define RINGWARD_BASE_HUGE_PAGES_H_
 
@@ -18,8 +19,8 @@ class HugePageMemory {
 
   HugePageMemory() = default;
   // Maps |bytes| (rounded up to whole huge pages when at least one, else to 4 KiB pages),
-  // zeroed. Like operator new, running out of memory is fatal (the process aborts with a
-  // message); |bytes| 0 maps nothing.
+  // zeroed and resident. Like operator new, running out of memory is fatal (the process aborts
+  // with a message); |bytes| 0 maps nothing.
   explicit HugePageMemory(size_t bytes);
   HugePageMemory(HugePageMemory&& other) noexcept;
   HugePageMemory& operator=(HugePageMemory&& other) noexcept;
