@@ -73,6 +73,13 @@ class ServeLifecycleTest(unittest.TestCase):
             self.assertEqual(policies["rw-shard-1"], os.SCHED_OTHER)
             status, _, _ = normal.raw_request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             self.assertEqual(status, 200)
+        # A reload cannot move running shards: it says so and keeps them as they are.
+        self.s.server_options["shard_scheduling"] = "normal"
+        self.s.write_config()
+        self.s.send_signal(signal.SIGHUP)
+        self.s.wait_log(r"event=reload status=restart_needed .*shard_scheduling")
+        self.s.wait_log(r"event=reload status=ok")
+        self.assertEqual(self.shard_policies(self.s)["rw-shard-0"], os.SCHED_BATCH)
 
     def test_sighup_rotates_keys_without_dropping_connections(self):
         old_token = self.s.mint({"sub": "old"})
