@@ -1,4 +1,5 @@
-// ringward/net/uring/cpu.h: pinning shard threads to CPUs.
+// ringward/net/uring/cpu.h: where shard threads run (pinning to CPUs) and how the kernel
+// schedules them (SCHED_BATCH).
 //
 // A shard is one thread pinned to one CPU, so its ring, caches and connection table stay warm
 // in that core's caches and the scheduler never migrates it. AllowedCpus respects the CPU set
